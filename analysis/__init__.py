@@ -1,0 +1,1 @@
+"""Pareto fronts, tables and plots from a sweep's results. Never imports torch or Ray trainers."""

@@ -1,0 +1,1 @@
+"""Search spaces as YAML plus their loader. Imports none of sweep/, trainable/, analysis/."""

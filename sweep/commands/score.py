@@ -1,0 +1,15 @@
+"""`mtsweep score` (placeholder: being built; see the issues)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "(not built yet)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    raise SystemExit("mtsweep score: not built yet")
