@@ -1,0 +1,15 @@
+"""Shared fixtures: tiny offline assets built once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_comet_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Checkpoint path of a tiny, randomly initialised COMET model (built offline, once per session)."""
+    from trainable.tiny_comet import build_tiny_comet
+
+    return build_tiny_comet(tmp_path_factory.mktemp("tiny_comet"))

@@ -1,0 +1,174 @@
+"""Translation metrics, the one place that defines them (trainable and analysis both use this module).
+
+- ``bleu_char``: sacrebleu BLEU, ``tokenize="char"``; ``chrf_pp``: sacrebleu ``CHRF(word_order=2)``;
+  ``bleu_mecab`` (optional): BLEU with ``tokenize="ja-mecab"``. Scores are sacrebleu's own; its
+  signatures are returned under ``signatures``.
+- ``comet``: unbabel-comet system score (model by name or local checkpoint, loaded once per process).
+- ``term_acc`` / ``term_hits`` / ``term_total`` / ``term_forbidden``: see :mod:`trainable.terminology`.
+- ``len_ratio``: total hypothesis characters / total reference characters (1.0 is ideal).
+- ``latency_ms``: mean generation milliseconds per segment, when the caller timed generation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from trainable.glossary import Term
+
+METRIC_DIRECTIONS: dict[str, Literal["max", "min"]] = {
+    "comet": "max",
+    "term_acc": "max",
+    "bleu_char": "max",
+    "chrf_pp": "max",
+    "bleu_mecab": "max",
+    "latency_ms": "min",
+}
+"""Optimisation direction of every metric usable as an objective."""
+
+METRIC_TARGETS: dict[str, float] = {"len_ratio": 1.0}
+"""Metrics with an ideal value instead of a direction (not objectives by default)."""
+
+DEFAULT_COMET_MODEL = "Unbabel/wmt22-comet-da"
+
+
+def score_all(
+    srcs: Sequence[str],
+    hyps: Sequence[str],
+    refs: Sequence[str],
+    *,
+    terms: Sequence[Term] | None = None,
+    comet: str | CometScorer | None = None,
+    latencies_ms: Sequence[float] | None = None,
+    mecab: bool = False,
+) -> dict[str, Any]:
+    """Score a corpus. Keys: ``n, bleu_char, chrf_pp, len_ratio, term_acc, term_hits, term_total,
+    term_forbidden, signatures``, plus ``comet`` when a model (name, path or scorer; ``"none"`` = off)
+    is given, ``latency_ms`` when latencies are given, ``bleu_mecab`` when ``mecab``.
+
+    ``term_acc`` is None when no glossary term occurs (never NaN); so is ``len_ratio`` for empty refs.
+    """
+    from sacrebleu.metrics import BLEU, CHRF
+
+    if not (len(srcs) == len(hyps) == len(refs)):
+        raise ValueError(f"length mismatch: {len(srcs)} sources, {len(hyps)} hypotheses, {len(refs)} refs")
+    if not hyps:
+        raise ValueError("nothing to score (0 segments)")
+    srcs, hyps, refs = list(srcs), list(hyps), list(refs)
+    result: dict[str, Any] = {"n": len(hyps)}
+    signatures: dict[str, str] = {}
+
+    bleu = BLEU(tokenize="char")
+    result["bleu_char"] = bleu.corpus_score(hyps, [refs]).score
+    signatures["bleu_char"] = bleu.get_signature().format()
+    chrf = CHRF(word_order=2)
+    result["chrf_pp"] = chrf.corpus_score(hyps, [refs]).score
+    signatures["chrf_pp"] = chrf.get_signature().format()
+    if mecab:
+        bleu_m = BLEU(tokenize="ja-mecab")
+        result["bleu_mecab"] = bleu_m.corpus_score(hyps, [refs]).score
+        signatures["bleu_mecab"] = bleu_m.get_signature().format()
+
+    ref_chars = sum(len(r) for r in refs)
+    result["len_ratio"] = sum(len(h) for h in hyps) / ref_chars if ref_chars else None
+
+    result.update(term_metrics(srcs, hyps, terms))
+
+    scorer = get_comet_scorer(comet) if isinstance(comet, str) else comet
+    if scorer is not None:
+        result["comet"] = scorer.score(srcs, hyps, refs)
+
+    if latencies_ms is not None:
+        lat = list(latencies_ms)
+        result["latency_ms"] = sum(lat) / len(lat) if lat else None
+
+    result["signatures"] = signatures
+    return {k: _finite_or_none(v) for k, v in result.items()}
+
+
+def term_metrics(srcs: Sequence[str], hyps: Sequence[str], terms: Sequence[Term] | None) -> dict[str, Any]:
+    """``term_acc, term_hits, term_total, term_forbidden`` (all zero / None without a glossary)."""
+    from trainable.terminology import score_terms
+
+    if not terms:
+        return {"term_acc": None, "term_hits": 0, "term_total": 0, "term_forbidden": 0}
+    scores = score_terms(srcs, hyps, terms)
+    return {"term_acc": scores.acc, "term_hits": scores.hits, "term_total": scores.total,
+            "term_forbidden": scores.forbidden}
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass
+class CometScorer:
+    """A loaded COMET model; ``score`` returns the system score (mean of segment scores)."""
+
+    name: str
+    model: Any
+    batch_size: int = 64
+
+    def segment_scores(self, srcs: Sequence[str], hyps: Sequence[str], refs: Sequence[str]) -> list[float]:
+        """Per-segment COMET scores, batched, on the GPU when one is available."""
+        import torch
+
+        samples = [{"src": s, "mt": h, "ref": r} for s, h, r in zip(srcs, hyps, refs, strict=True)]
+        gpus = 1 if torch.cuda.is_available() else 0
+        output = self.model.predict(samples, batch_size=self.batch_size, gpus=gpus, progress_bar=False,
+                                    num_workers=0)
+        return [float(x) for x in output.scores]
+
+    def score(self, srcs: Sequence[str], hyps: Sequence[str], refs: Sequence[str]) -> float:
+        scores = self.segment_scores(srcs, hyps, refs)
+        return sum(scores) / len(scores)
+
+
+_COMET_CACHE: dict[str, CometScorer] = {}
+
+
+def get_comet_scorer(model: str | None) -> CometScorer | None:
+    """Load a COMET model once per process (cached by name). ``None``/``"none"``/``""`` disables COMET.
+
+    ``model`` is a local checkpoint file (``.../checkpoints/model.ckpt``), a directory holding one, or a
+    model name for ``comet.download_model`` (e.g. ``Unbabel/wmt22-comet-da``; needs hub access or a
+    populated cache).
+    """
+    if model is None or model.strip().lower() in ("", "none"):
+        return None
+    if model not in _COMET_CACHE:
+        _COMET_CACHE[model] = CometScorer(name=model, model=_load_comet(model))
+    return _COMET_CACHE[model]
+
+
+def _load_comet(model: str) -> Any:
+    import logging
+    from pathlib import Path
+
+    from trainable.errors import InputError
+
+    path = Path(model).expanduser()
+    if path.is_dir():
+        found = sorted(path.glob("checkpoints/*.ckpt")) or sorted(path.glob("*.ckpt"))
+        if not found:
+            raise InputError(model, "COMET directory holds no checkpoints/*.ckpt")
+        path = found[0]
+    elif not path.is_file() and (path.suffix == ".ckpt" or model.startswith((".", "/", "~"))):
+        raise InputError(model, "COMET checkpoint not found")
+
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "comet"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    import comet
+
+    if path.is_file():
+        return comet.load_from_checkpoint(str(path), local_files_only=True)
+    try:
+        ckpt = comet.download_model(model)
+    except Exception as err:  # hub errors come in many types
+        raise InputError(model, f"cannot download COMET model ({type(err).__name__}); give a local "
+                                f"checkpoint path or --comet none") from None
+    return comet.load_from_checkpoint(ckpt)
