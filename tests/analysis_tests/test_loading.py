@@ -1,0 +1,101 @@
+"""Reading a finished or running sweep: partial last line, running trials, read-only study, no writes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from analysis.loading import load_sweep, open_study_readonly, read_jsonl
+from tests.analysis_tests.results_dir import write_results_dir
+from trainable.errors import InputError
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")}
+
+
+def test_finished_sweep_points(tmp_path: Path) -> None:
+    root = write_results_dir(tmp_path / "s", n_trials=6, diverge=(2,), no_good_eval=(4,), running=0)
+    res = load_sweep(root)
+    assert res.objectives == ("comet", "term_acc") and res.modes == ("max", "max")
+    assert [p.trial_id for p in res.trial_points] == [f"trial_{i:03d}" for i in range(6)]
+    assert res.running_trials == [] and res.baseline["split"] == "dev"
+    diverged = res.trial_points[2]
+    # its final report repeats the step-200 eval without a checkpoint: the point borrows that eval's checkpoint
+    assert diverged.diverged and diverged.step == 200 and diverged.checkpoint.endswith("checkpoint_000001")
+    assert diverged.stop_cause == "nonfinite_loss"
+    no_eval = res.trial_points[4]
+    assert no_eval.values == {"comet": None, "term_acc": None} and no_eval.state == "FAIL"
+    # checkpoint level: 4 evals x 4 trials + 2 for the diverged one + 1 valueless point, no repeated final
+    assert len(res.checkpoint_points) == 4 * 4 + 2 + 1
+    last_good = [p for p in res.checkpoint_points if p.trial_id == "trial_002"]
+    assert [p.diverged for p in last_good] == [False, True] and last_good[-1].metrics["diverged_step"] == 260
+
+
+def test_running_sweep_with_partial_last_line(tmp_path: Path) -> None:
+    root = write_results_dir(tmp_path / "s", n_trials=5, running=2, partial_last_line=True)
+    before = _snapshot(root)
+    res = load_sweep(root)
+    assert res.partial_lines == 1
+    assert res.running_trials == ["trial_003", "trial_004"]
+    assert all(p.state == "RUNNING" and p.values["comet"] is not None for p in res.trial_points[3:])
+    assert res.trial_points[3].step == 300  # the latest eval so far
+    assert _snapshot(root) == before  # reading wrote nothing
+
+
+def test_partial_line_only_at_the_end(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2}\n{"a": 3', encoding="utf-8")
+    got = read_jsonl(path)
+    assert got.records == [{"a": 1}, {"a": 2}] and got.partial_last_line
+    path.write_text('{"a": 1}\n{"a": \n{"a": 3}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"r\.jsonl:2: not valid JSON"):
+        read_jsonl(path)
+
+
+def test_study_read_only_while_a_writer_holds_the_lock(tmp_path: Path) -> None:
+    root = write_results_dir(tmp_path / "s", n_trials=5, running=0)
+    writer = sqlite3.connect(root / "study.db")
+    writer.execute("BEGIN IMMEDIATE")  # the sweep is mid-write (RESERVED lock)
+    try:
+        study = open_study_readonly(root, "test-study")
+        assert len(study.trials) == 5
+        assert study.metric_names == ["comet", "term_acc"]
+    finally:
+        writer.rollback()
+        writer.close()
+    assert open_study_readonly(tmp_path / "nothing") is None
+
+
+def test_user_errors_are_one_line(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such sweep directory"):
+        load_sweep(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="not a sweep results directory"):
+        load_sweep(tmp_path / "empty")
+    root = write_results_dir(tmp_path / "s", n_trials=3, study=False)
+    with pytest.raises(InputError, match="unknown objective 'fluency'"):
+        load_sweep(root, ["comet", "fluency"])
+    with pytest.raises(InputError, match="objective 'bleu_mecab' is in no report"):
+        load_sweep(root, ["comet", "bleu_mecab"])
+    res = load_sweep(root, ["bleu_char", "term_acc", "latency_ms"])
+    assert res.modes == ("max", "max", "min")
+    (root / "baseline.json").write_text(json.dumps({"split": "dev"}))
+    with pytest.raises(InputError, match="baseline.json: expected an object with a 'metrics'"):
+        load_sweep(root)
+
+
+def test_analysis_never_imports_torch_or_ray() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, analysis.front, analysis.hypervolume, analysis.loading, analysis.exports, "
+            "analysis.plot_info, analysis.plot_static, analysis.plot_html, analysis.importance, "
+            "analysis.pareto_outputs, sweep.commands.pareto, sweep.commands.baseline, sweep.commands.finalize; "
+            "bad = [m for m in ('torch', 'ray', 'transformers', 'comet', 'matplotlib', 'plotly', 'optuna') "
+            "if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
