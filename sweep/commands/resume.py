@@ -1,15 +1,48 @@
-"""`mtsweep resume` (placeholder: being built; see the issues)."""
+"""`mtsweep resume DIR`: continue a sweep whose driver died (kill -9, crash, Ctrl-C).
+
+Ray restores its experiment (trials, searcher state) with ``Tuner.restore``; the Optuna study is the
+same one. Trials Ray had finished stay finished; unfinished ones continue from their last checkpoint;
+errored ones stay errored (they are already FAIL in the study, and Optuna cannot reopen a finished
+trial). Study trials the dead driver asked for after Ray's last snapshot are adopted by the new Ray
+trials, so the sweep ends with exactly ``num_trials`` trials, Ray and Optuna agreeing one to one.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "(not built yet)"
+HELP = "continue a sweep whose driver died, from its results folder"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("results_dir", metavar="DIR", help="results folder of the sweep (holds sweep.yaml)")
+    parser.add_argument("--address", metavar="ADDR", help="Ray cluster to join; default: start a local one")
+    parser.add_argument("--num-cpus", type=int, metavar="N", help="CPUs of a local Ray (default: all)")
+    parser.add_argument("--num-gpus", type=int, metavar="N", help="GPUs of a local Ray (default: all)")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("mtsweep resume: not built yet")
+    from pathlib import Path
+
+    from sweep.driver import finish_sweep, ray_session
+    from sweep.results_dir import RAY_DIR, read_sweep_yaml
+    from trainable.errors import InputError
+
+    results_dir = Path(args.results_dir).resolve()
+    cfg = read_sweep_yaml(results_dir)
+    experiment = results_dir / RAY_DIR
+    with ray_session(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus):
+        from ray import tune
+
+        from sweep.records import make_storage
+        from sweep.tuner import import_trainable, with_resources
+
+        if not tune.Tuner.can_restore(str(experiment)):
+            raise InputError(str(results_dir), f"no Ray experiment to resume in {experiment}")
+        trainable = with_resources(import_trainable(cfg.trainable), cfg)
+        tuner = tune.Tuner.restore(
+            str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=False
+        )
+        print(f"mtsweep resume: continuing {results_dir}", flush=True)
+        result_grid = tuner.fit()
+        return finish_sweep(cfg, results_dir, result_grid, make_storage(cfg.storage_url(results_dir)))

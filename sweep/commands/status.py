@@ -1,15 +1,66 @@
-"""`mtsweep status` (placeholder: being built; see the issues)."""
+"""`mtsweep status DIR`: the trial table of a running or finished sweep (study + results files)."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "(not built yet)"
+HELP = "print the trial table of a sweep results folder (running or finished)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("results_dir", metavar="DIR", help="results folder of the sweep (holds sweep.yaml)")
+
+
+def status_rows(results_dir, cfg) -> tuple[list[str], list[list]]:  # noqa: ANN001 (lazy types)
+    """Headers and rows: one row per study trial, running ones with their latest report."""
+    import optuna
+
+    from sweep.records import make_storage, read_jsonl
+    from sweep.results_dir import REPORTS_JSONL
+    from sweep.trial_table import short_params
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = make_storage(cfg.storage_url(results_dir))
+    study = optuna.load_study(study_name=cfg.resolved_study_name, storage=storage)
+    latest: dict[int, dict] = {}
+    for record in read_jsonl(results_dir / REPORTS_JSONL):
+        if record.get("optuna_number") is not None:
+            latest[record["optuna_number"]] = record.get("metrics", {})
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if t.state.name == "WAITING":
+            continue
+        attrs = t.user_attrs
+        report = latest.get(t.number, {})
+        if t.values is not None:
+            values = list(t.values)
+        elif attrs.get("last_values"):
+            values = [attrs["last_values"].get(o) for o in cfg.objectives]
+        else:
+            values = [report.get(o) for o in cfg.objectives]
+        rows.append([
+            t.number, attrs.get("ray_trial_id"), t.state.name, attrs.get("steps", report.get("step")),
+            *values, attrs.get("stop_cause"), bool(attrs.get("diverged", False)), short_params(t.params, 70),
+        ])
+    headers = ["#", "ray trial", "state", "steps", *cfg.objectives, "stop", "diverged", "params"]
+    return headers, rows
 
 
 def run(args: argparse.Namespace) -> int:
-    raise SystemExit("mtsweep status: not built yet")
+    from pathlib import Path
+
+    from sweep.results_dir import read_sweep_yaml
+    from sweep.trial_table import format_table
+
+    results_dir = Path(args.results_dir).resolve()
+    cfg = read_sweep_yaml(results_dir)
+    headers, rows = status_rows(results_dir, cfg)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row[2]] = counts.get(row[2], 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trials yet"
+    print(f"sweep '{cfg.name}' in {results_dir}: {len(rows)}/{cfg.num_trials} trials ({summary})")
+    print("objectives: " + ", ".join(f"{o} ({m})" for o, m in zip(cfg.objectives, cfg.modes, strict=True)))
+    if rows:
+        print(format_table(headers, rows))
+    return 0

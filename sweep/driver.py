@@ -1,0 +1,118 @@
+"""What `mtsweep run` and `mtsweep resume` share: the Ray session and the end of a sweep
+(reconciliation: no trial left RUNNING in the study; agreement check; summary)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sweep.config import SweepConfig
+
+TERMINAL_RAY_STATES = ("TERMINATED", "ERROR")
+
+
+@contextmanager
+def ray_session(*, address: str | None = None, num_cpus: int | None = None, num_gpus: int | None = None) -> Iterator[None]:
+    """Join ``address`` or start a local Ray (shut down on exit); reuse one the caller already started."""
+    with contextlib.suppress(ImportError):  # DESIGN.md trap: ray.init() before `import torch` kills the driver
+        import torch  # noqa: F401
+    # A trial whose report has no objective (diverged before its first eval) is legal here: Ray's
+    # strict check would abort the whole sweep; the recorder fails that trial instead.
+    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+    # Snapshot the experiment (and searcher) state often, so a killed driver loses little.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    import ray
+
+    started = False
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address)
+        else:
+            ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False)
+        started = True
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def ray_trials(result_grid: Any) -> list[Any]:
+    """Ray's Trial objects behind a ResultGrid ([] when Ray does not expose them)."""
+    analysis = getattr(result_grid, "_experiment_analysis", None)
+    return list(getattr(analysis, "trials", None) or [])
+
+
+def finish_sweep(cfg: SweepConfig, results_dir: Path, result_grid: Any, storage: Any) -> int:
+    """Reconcile the study when the experiment is over, print the summary; exit code (0, or 130 when
+    the experiment stopped early and can be resumed)."""
+    import optuna
+
+    from sweep.records import append_trial_records, reconcile_study
+
+    trials = ray_trials(result_grid)
+    unfinished = [t for t in trials if t.status not in TERMINAL_RAY_STATES]
+    study_name = cfg.resolved_study_name
+    if unfinished:
+        print(
+            f"mtsweep: the sweep stopped with {len(unfinished)} unfinished trials; "
+            f"continue it with: mtsweep resume {results_dir}"
+        )
+        return 130
+    fixed = reconcile_study(storage, study_name, reason="left RUNNING when the sweep ended")
+    if fixed:
+        append_trial_records(results_dir, storage, study_name, list(cfg.objectives), fixed)
+        print(f"mtsweep: marked {len(fixed)} trial(s) left RUNNING as FAIL: {fixed}")
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    print_summary(cfg, results_dir, study, trials)
+    return 0
+
+
+def agreement(study: Any, trials: list[Any]) -> list[str]:
+    """Mismatches between Ray's trials and the study (empty when they agree one to one)."""
+    from optuna.trial import TrialState
+
+    from sweep.records import OPTUNA_NUMBER_KEY
+
+    problems = []
+    asked = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
+    numbers = [t.config.get(OPTUNA_NUMBER_KEY) for t in trials]
+    if len(set(numbers)) != len(numbers):
+        problems.append(f"Ray trials share Optuna trial numbers: {sorted(numbers, key=str)}")
+    if trials and len(asked) != len(trials):
+        problems.append(f"{len(trials)} Ray trials but {len(asked)} Optuna trials")
+    by_number = {t.number: t for t in asked}
+    for t in trials:
+        frozen = by_number.get(t.config.get(OPTUNA_NUMBER_KEY))
+        if frozen is None:
+            problems.append(f"Ray trial {t.trial_id} has no Optuna trial")
+            continue
+        differing = [k for k, v in frozen.params.items() if t.config.get(k) != v]
+        if differing:
+            problems.append(f"Ray trial {t.trial_id} and Optuna trial {frozen.number} differ in {differing}")
+    return problems
+
+
+def print_summary(cfg: SweepConfig, results_dir: Path, study: Any, trials: list[Any]) -> None:
+    from sweep.trial_table import format_table, short_params
+
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    counts: dict[str, int] = {}
+    for t in finished:
+        counts[t.state.name] = counts.get(t.state.name, 0) + 1
+    print(f"\nmtsweep: sweep '{cfg.name}' done: {len(finished)} trials "
+          f"({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})")
+    problems = agreement(study, trials)
+    for p in problems:
+        print(f"mtsweep: warning: {p}")
+    front = study.best_trials if any(t.state.name == "COMPLETE" for t in finished) else []
+    if front:
+        rows = [[t.number, *t.values, t.user_attrs.get("stop_cause"), short_params(t.params, 70)]
+                for t in sorted(front, key=lambda t: t.number)]
+        print("Pareto front (" + ", ".join(f"{o} {m}" for o, m in zip(cfg.objectives, cfg.modes, strict=True)) + "):")
+        print(format_table(["#", *cfg.objectives, "stop", "params"], rows))
+    print(f"results: {results_dir}")

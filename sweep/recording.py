@@ -1,0 +1,314 @@
+"""NaN-safe recording of a sweep in Optuna and in the results folder, for any trainable.
+
+Ray 2.60's ``OptunaSearch`` leaves a trial RUNNING in the study forever when its last report holds NaN
+(Optuna's ``tell`` refuses NaN and Ray only logs the error). :class:`RecordingOptunaSearch` closes that
+gap: every result is sanitised (non-finite values dropped) before the searcher sees it, the last
+report whose objectives were all finite is kept per trial, and on completion the trial is told
+
+- ``COMPLETE`` with those last good values,
+- ``PRUNED`` when the multi-objective scheduler stopped it,
+- ``FAIL`` on an error or when it never reported finite objectives,
+
+with user attributes ``stop_cause``, ``steps``, ``diverged``, ``diverged_step``, ``ray_trial_id`` (and
+``last_values``, ``divergence_cause``, ``fail_reason`` where they apply). After a resume it adopts
+study trials the dead driver had asked for but Ray never recorded, so Ray and Optuna keep one trial
+each, one to one. :func:`reconcile_study` is the final guarantee: no trial is left RUNNING.
+
+:class:`ResultsFileCallback` appends ``reports.jsonl`` and ``trials.jsonl`` (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from ray.tune.callback import Callback
+from ray.tune.search.optuna import OptunaSearch
+
+from sweep.records import (
+    OPTUNA_NUMBER_KEY,
+    append_jsonl,
+    frozen_trial,
+    is_finite_number,
+    is_nonfinite,
+    json_safe,
+    make_storage,
+    read_jsonl,
+    sanitize,
+    trial_record,
+)
+from sweep.results_dir import REPORTS_JSONL, TRIALS_JSONL
+
+logger = logging.getLogger(__name__)
+
+SHOULD_CHECKPOINT = "should_checkpoint"
+
+
+class RecordingOptunaSearch(OptunaSearch):
+    """``OptunaSearch`` that never lets a non-finite value reach Optuna and always finishes a trial.
+
+    ``scheduler``: the sweep's trial scheduler, asked (``stopped_trials``) whether it stopped a trial,
+    which then ends PRUNED. It is not part of the saved searcher state (Ray restores it separately).
+    """
+
+    def __init__(self, *args: Any, scheduler: Any = None, **kwargs: Any) -> None:
+        self._scheduler = scheduler
+        self._tracks: dict[str, dict[str, Any]] = {}
+        self._adopt_orphans = False
+        super().__init__(*args, **kwargs)
+
+    # --- Ray Searcher API ------------------------------------------------------------------
+    def suggest(self, trial_id: str) -> dict | None:
+        adopted = None
+        if self._adopt_orphans and trial_id not in self._ot_trials:
+            adopted = self._adopt_orphan(trial_id)
+        try:
+            config = super().suggest(trial_id)
+        except Exception:
+            if adopted is None:
+                raise
+            # An adopted trial that cannot be re-suggested (e.g. finished with params missing): ask anew.
+            logger.warning("could not re-suggest adopted Optuna trial %s; asking a new one", adopted)
+            del self._ot_trials[trial_id]
+            config = super().suggest(trial_id)
+        ot_trial = self._ot_trials[trial_id]
+        self._set_attr(ot_trial, "ray_trial_id", trial_id)
+        if config is not None:
+            config[OPTUNA_NUMBER_KEY] = ot_trial.number
+        return config
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self._track(trial_id, result)
+        super().on_trial_result(trial_id, sanitize(result))
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self._completed_trials:
+            return
+        ot_trial = self._ot_trials.get(trial_id)
+        if ot_trial is None:  # never suggested by us (should not happen)
+            return
+        if result:
+            self._track(trial_id, result)
+        state, values, attrs = self.verdict(trial_id, error=error)
+        self._tell(ot_trial, state, values, attrs)
+        self._completed_trials.add(trial_id)
+
+    # --- state kept across driver restarts -------------------------------------------------
+    def save(self, checkpoint_path: str) -> None:
+        scheduler, self._scheduler = self._scheduler, None
+        try:
+            super().save(checkpoint_path)
+        finally:
+            self._scheduler = scheduler
+
+    def restore(self, checkpoint_path: str) -> None:
+        scheduler = self._scheduler
+        super().restore(checkpoint_path)
+        self._scheduler = scheduler
+        self._adopt_orphans = True  # the dead driver may have asked for trials Ray never recorded
+
+    # --- decisions -------------------------------------------------------------------------
+    def _track(self, trial_id: str, raw: dict[str, Any]) -> None:
+        """Remember the last report whose objectives are all finite, steps, and the status keys."""
+        t = self._tracks.setdefault(
+            trial_id, {"last_values": None, "values_step": None, "steps": None, "nonfinite_step": None, "last": {}}
+        )
+        result = sanitize(raw)
+        step = result.get("step", result.get("training_iteration"))
+        if is_finite_number(step):
+            t["steps"] = int(step)
+        values = [result.get(m) for m in self._metric_list()]
+        if all(is_finite_number(v) for v in values):
+            t["last_values"] = [float(v) for v in values]
+            t["values_step"] = t["steps"]
+        elif t["nonfinite_step"] is None and any(is_nonfinite(raw.get(m)) for m in self._metric_list()):
+            t["nonfinite_step"] = t["steps"]  # a trainable that reported NaN instead of stopping
+        keep = ("is_final", "diverged", "diverged_step", "stop_cause", "divergence_cause")
+        t["last"].update({k: result[k] for k in keep if k in result})
+
+    def _stopped_by_scheduler(self, trial_id: str) -> bool:
+        stopped = getattr(self._scheduler, "stopped_trials", None)
+        return stopped is not None and trial_id in stopped
+
+    def verdict(self, trial_id: str, *, error: bool) -> tuple[str, list[float] | None, dict[str, Any]]:
+        """(state, values, user attrs) for a finished trial, from what it reported."""
+        t = self._tracks.get(trial_id, {"last_values": None, "steps": None, "nonfinite_step": None, "last": {}})
+        last = t["last"]
+        values = t["last_values"]
+        attrs: dict[str, Any] = {
+            "ray_trial_id": trial_id,
+            "steps": t["steps"],
+            "diverged": bool(last.get("diverged")) or t["nonfinite_step"] is not None,
+            "diverged_step": last.get("diverged_step", t["nonfinite_step"]),
+        }
+        if last.get("divergence_cause"):
+            attrs["divergence_cause"] = last["divergence_cause"]
+        if values is not None:
+            attrs["last_values"] = dict(zip(self._metric_list(), values, strict=True))
+        if error:
+            attrs.update(stop_cause="error", fail_reason="the trial raised an error (see the Ray trial log)")
+            return "FAIL", None, attrs
+        if self._stopped_by_scheduler(trial_id) and not last.get("is_final"):
+            attrs["stop_cause"] = "pruned"
+            return "PRUNED", None, attrs
+        cause = last.get("stop_cause") or "completed"
+        if values is None:
+            attrs["stop_cause"] = cause if cause != "completed" else "no_good_eval"
+            attrs["fail_reason"] = "no report with finite values for every objective"
+            return "FAIL", None, attrs
+        attrs["stop_cause"] = cause
+        return "COMPLETE", values, attrs
+
+    def _metric_list(self) -> list[str]:
+        return self.metric if isinstance(self.metric, list) else [self.metric]
+
+    # --- Optuna writes ---------------------------------------------------------------------
+    def _set_attr(self, ot_trial: Any, key: str, value: Any) -> None:
+        storage = self._ot_study._storage
+        try:
+            if not storage.get_trial(ot_trial._trial_id).state.is_finished():
+                storage.set_trial_user_attr(ot_trial._trial_id, key, json_safe(value))
+        except Exception as err:  # never let bookkeeping kill the sweep
+            logger.warning("could not set user attr %s on Optuna trial %s: %s", key, ot_trial.number, err)
+
+    def _tell(self, ot_trial: Any, state: str, values: list[float] | None, attrs: dict[str, Any]) -> None:
+        from optuna.trial import TrialState
+
+        storage = self._ot_study._storage
+        if storage.get_trial(ot_trial._trial_id).state.is_finished():
+            # Told by a driver that died before its checkpoint: keep the first verdict.
+            return
+        for key, value in attrs.items():
+            storage.set_trial_user_attr(ot_trial._trial_id, key, json_safe(value))
+        self._ot_study.tell(ot_trial, values if state == "COMPLETE" else None, state=TrialState[state])
+
+    def _adopt_orphan(self, trial_id: str) -> int | None:
+        """Give ``trial_id`` the oldest study trial no Ray trial owns (asked after the last checkpoint)."""
+        import optuna
+
+        owned = {t.number for t in self._ot_trials.values()}
+        orphans = [t for t in self._ot_study.get_trials(deepcopy=False) if t.number not in owned]
+        orphans = [t for t in orphans if t.state != optuna.trial.TrialState.WAITING]
+        if not orphans:
+            self._adopt_orphans = False
+            return None
+        orphan = min(orphans, key=lambda t: t.number)
+        self._ot_trials[trial_id] = optuna.trial.Trial(self._ot_study, orphan._trial_id)
+        logger.info("Ray trial %s adopts Optuna trial %d (asked before the driver died)", trial_id, orphan.number)
+        return orphan.number
+
+
+# --- results files --------------------------------------------------------------------------
+def _report_key(metrics: dict[str, Any]) -> Any:
+    """What identifies a report within its trial: its ``step`` (else Ray's iteration counter)."""
+    step = metrics.get("step")
+    return ("step", step) if step is not None else ("iter", metrics.get("training_iteration"))
+
+
+class ResultsFileCallback(Callback):
+    """Appends ``reports.jsonl`` (each report, with its checkpoint path) and ``trials.jsonl``.
+
+    A report that asks for a checkpoint is held until Ray hands over the checkpoint (``on_checkpoint``)
+    so its line carries the path. A report whose ``step`` is already on file for its trial (a resumed
+    trial repeating itself, or a trainable returning its final report) is not written again; nor is a
+    trial already in ``trials.jsonl``.
+    """
+
+    def __init__(
+        self, results_dir: str | Path, *, storage_url: str, study_name: str, objectives: list[str],
+        param_keys: list[str],
+    ) -> None:
+        self.results_dir = Path(results_dir)
+        self.storage_url = storage_url
+        self.study_name = study_name
+        self.objectives = list(objectives)
+        self.param_keys = list(param_keys)
+        self._storage: Any = None
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._seen_reports: set[tuple[str, Any]] | None = None
+        self._seen_trials: set[str] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.update(_storage=None, _pending={}, _seen_reports=None, _seen_trials=None)
+        return state
+
+    # --- helpers ---------------------------------------------------------------------------
+    def storage(self) -> Any:
+        if self._storage is None:
+            self._storage = make_storage(self.storage_url)
+        return self._storage
+
+    def params_of(self, config: dict[str, Any]) -> dict[str, Any]:
+        return {k: config[k] for k in self.param_keys if k in config}
+
+    def _load_seen(self) -> None:
+        if self._seen_reports is None:
+            reports = read_jsonl(self.results_dir / REPORTS_JSONL)
+            self._seen_reports = {(r.get("trial_id"), _report_key(r.get("metrics", {}))) for r in reports}
+            self._seen_trials = {r.get("trial_id") for r in read_jsonl(self.results_dir / TRIALS_JSONL)}
+
+    def _flush(self, trial_id: str, checkpoint: str | None = None) -> None:
+        record = self._pending.pop(trial_id, None)
+        if record is None:
+            return
+        record["checkpoint"] = checkpoint
+        self._load_seen()
+        key = (trial_id, _report_key(record["metrics"]))
+        if key in self._seen_reports:
+            return  # a resumed trial repeating a report already on file
+        self._seen_reports.add(key)
+        append_jsonl(self.results_dir / REPORTS_JSONL, record)
+
+    # --- Ray callbacks ---------------------------------------------------------------------
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        self._flush(trial.trial_id)
+        drop = {"config", "trial_id", "experiment_tag", "date", "hostname", "node_ip", "pid", "timestamp"}
+        metrics = {k: v for k, v in result.items() if k not in drop}
+        self._pending[trial.trial_id] = {
+            "trial_id": trial.trial_id,
+            "optuna_number": trial.config.get(OPTUNA_NUMBER_KEY),
+            "params": self.params_of(trial.config),
+            "metrics": metrics,
+            "checkpoint": None,
+            "time": time.time(),
+        }
+        if not result.get(SHOULD_CHECKPOINT):
+            self._flush(trial.trial_id)
+
+    def on_checkpoint(self, iteration: int, trials: list, trial: Any, checkpoint: Any, **info: Any) -> None:
+        path = getattr(checkpoint, "path", None)
+        self._flush(trial.trial_id, str(Path(path).resolve()) if path else None)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._finish(trial)
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._finish(trial)
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        for trial_id in list(self._pending):
+            self._flush(trial_id)
+
+    def _finish(self, trial: Any) -> None:
+        self._flush(trial.trial_id)
+        number = trial.config.get(OPTUNA_NUMBER_KEY)
+        self._load_seen()
+        if number is None or trial.trial_id in self._seen_trials:
+            return
+        try:
+            frozen = frozen_trial(self.storage(), self.study_name, number)
+        except Exception as err:
+            logger.warning("trial %s: cannot read Optuna trial %s: %s", trial.trial_id, number, err)
+            return
+        if not frozen.state.is_finished():
+            return  # the reconciliation pass writes it
+        self._seen_trials.add(trial.trial_id)
+        append_jsonl(
+            self.results_dir / TRIALS_JSONL,
+            trial_record(frozen, self.objectives, trial.trial_id, self.params_of(trial.config)),
+        )
+
+

@@ -1,0 +1,166 @@
+"""Ray-free helpers of the sweep record: value sanitising, Optuna sampler/storage, the results files.
+
+``sweep.recording`` (Ray side) and ``mtsweep status`` / analysis readers share these; importing this
+module pulls in neither Ray nor Optuna (both are imported inside the functions that need them).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from sweep.results_dir import TRIALS_JSONL
+
+OPTUNA_NUMBER_KEY = "_optuna_number"
+"""Trial-config key that carries the Optuna trial number (``_`` keys are ignored by trainables)."""
+
+
+# --- values ---------------------------------------------------------------------------------
+def is_finite_number(value: Any) -> bool:
+    """A real, finite number (bools and None are not)."""
+    if isinstance(value, bool) or value is None:
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def is_nonfinite(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float) and not hasattr(value, "__float__"):
+        return False
+    try:
+        return not math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def sanitize(result: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``result`` without non-finite numbers (NaN/inf dropped, nested mappings too)."""
+    out: dict[str, Any] = {}
+    for key, value in result.items():
+        if isinstance(value, dict):
+            out[key] = sanitize(value)
+        elif not is_nonfinite(value):
+            out[key] = value
+    return out
+
+
+def json_safe(value: Any) -> Any:
+    """JSON-encodable copy: NaN/inf -> None, numpy scalars -> Python, unknown objects -> str."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) or hasattr(value, "__float__"):
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            return str(value)
+        if math.isfinite(f):
+            return int(value) if hasattr(value, "dtype") and "int" in str(value.dtype) else f
+        return None
+    return str(value)
+
+
+# --- Optuna pieces --------------------------------------------------------------------------
+def make_sampler(name: str, *, seed: int, population_size: int = 50) -> Any:
+    """A seeded Optuna sampler: ``nsga2`` (NSGA-II), ``tpe``, ``gp`` or ``random``."""
+    import optuna
+
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=population_size)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise ValueError(f"unknown sampler {name!r}")
+
+
+def make_storage(url: str) -> Any:
+    """An Optuna ``RDBStorage`` (Ray's OptunaSearch refuses URL strings); SQLite waits on locks."""
+    import optuna
+
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+
+
+def frozen_trial(storage: Any, study_name: str, number: int) -> Any:
+    study_id = storage.get_study_id_from_name(study_name)
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+    return storage.get_trial(trial_id)
+
+
+def reconcile_study(storage: Any, study_name: str, reason: str) -> list[int]:
+    """Mark every trial still RUNNING (or WAITING) in the study FAIL with ``reason``; returns their numbers."""
+    import optuna
+    from optuna.trial import TrialState
+
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    fixed = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING)):
+        if t.state == TrialState.WAITING:
+            continue  # an enqueued preset never asked for: not a trial of this sweep
+        storage.set_trial_user_attr(t._trial_id, "stop_cause", "error")
+        storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
+        study.tell(t.number, state=TrialState.FAIL)
+        fixed.append(t.number)
+    return fixed
+
+
+# --- results files ---
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(json_safe(record), ensure_ascii=False) + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Records of a JSONL file, tolerating a partial last line (a running sweep appends)."""
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def trial_record(frozen: Any, objectives: list[str], trial_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    """One ``trials.jsonl`` line from the Optuna trial (the source of truth for the verdict)."""
+    attrs = frozen.user_attrs
+    if frozen.values is not None:
+        values = dict(zip(objectives, frozen.values, strict=True))
+    else:
+        values = {o: (attrs.get("last_values") or {}).get(o) for o in objectives}
+    return {
+        "trial_id": trial_id,
+        "optuna_number": frozen.number,
+        "state": frozen.state.name,
+        "stop_cause": attrs.get("stop_cause"),
+        "values": values,
+        "params": params,
+        "steps": attrs.get("steps"),
+        "diverged": bool(attrs.get("diverged", False)),
+    }
+
+
+def append_trial_records(results_dir: Path, storage: Any, study_name: str, objectives: list[str],
+                         numbers: list[int]) -> None:
+    """``trials.jsonl`` lines for trials fixed by :func:`reconcile_study`."""
+    for number in numbers:
+        frozen = frozen_trial(storage, study_name, number)
+        params = dict(frozen.params)
+        append_jsonl(
+            Path(results_dir) / TRIALS_JSONL,
+            trial_record(frozen, objectives, str(frozen.user_attrs.get("ray_trial_id")), params),
+        )

@@ -1,0 +1,69 @@
+"""The sweep results folder (layout in docs/architecture.md): created fresh, never overwritten.
+
+``sweep.yaml`` (the resolved config, loadable by :func:`sweep.config.load_sweep_config`) is written
+first, before Ray starts, so a folder always says what it holds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sweep.config import SweepConfig
+
+SWEEP_YAML = "sweep.yaml"
+STUDY_DB = "study.db"
+REPORTS_JSONL = "reports.jsonl"
+TRIALS_JSONL = "trials.jsonl"
+RAY_DIR = "ray"
+
+
+def create_results_dir(requested: str | Path) -> tuple[Path, str | None]:
+    """Create ``requested``, or ``requested-2``, ``-3``, ... if taken; returns (path, note or None).
+
+    The note says which name was taken; the existing folder is never touched.
+    """
+    requested = Path(requested).expanduser().resolve()
+    requested.parent.mkdir(parents=True, exist_ok=True)
+    candidate, n = requested, 1
+    while True:
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            n += 1
+            candidate = requested.with_name(f"{requested.name}-{n}")
+            continue
+        break
+    note = None if n == 1 else f"{requested} exists; writing to {candidate} instead"
+    return candidate, note
+
+
+def write_sweep_yaml(results_dir: Path, cfg: SweepConfig) -> Path:
+    """Write the resolved config (storage URL, study name and results dir filled in)."""
+    import yaml
+
+    resolved = cfg.replace(
+        storage=cfg.storage_url(results_dir),
+        study_name=cfg.resolved_study_name,
+        population_size=cfg.resolved_population_size,
+        out_dir=str(results_dir),
+    )
+    header = (
+        "# Resolved sweep config written by `mtsweep run` (do not edit: `mtsweep resume` reads it).\n"
+        f"# Objectives: {', '.join(f'{o} ({m})' for o, m in zip(cfg.objectives, cfg.modes, strict=True))}\n"
+    )
+    path = results_dir / SWEEP_YAML
+    path.write_text(header + yaml.safe_dump(resolved.to_dict(), sort_keys=False, allow_unicode=True))
+    return path
+
+
+def read_sweep_yaml(results_dir: str | Path) -> SweepConfig:
+    """The resolved config of an existing sweep folder (InputError when it is not one)."""
+    from sweep.config import load_sweep_config
+    from trainable.errors import InputError
+
+    path = Path(results_dir) / SWEEP_YAML
+    if not path.is_file():
+        raise InputError(str(results_dir), f"not a sweep results folder (no {SWEEP_YAML})")
+    return load_sweep_config(path)
