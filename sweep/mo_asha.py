@@ -1,0 +1,143 @@
+"""MOASHA: asynchronous successive halving on non-dominated rank (pure Python, no Ray).
+
+Syne Tune style: a small object with explicit state and one pure decision method,
+:meth:`MOASHA.on_result`. Rung levels are ``grace_steps * eta**k`` (< ``max_steps``). When a trial
+first reports at or past a rung level, its objective vector is recorded in that rung and the trial
+continues iff it is among the top ``ceil(n / eta)`` of the ``n`` trials recorded there so far, ranked
+by non-dominated sorting, ties within a front broken by crowding distance (NSGA-II) or hypervolume
+contribution (larger is better). Missing or non-finite objectives rank after every finite vector.
+The first trial at a rung always continues (as in ASHA: it cannot yet be compared).
+
+``sweep/mo_asha_ray.py`` adapts it to Ray Tune; the benchmark in ``bench/`` drives it directly.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import Enum
+from typing import Any
+
+from sweep.nondominated import crowding_distances, hv_contributions, nondominated_fronts
+
+TIE_BREAKS = ("crowding", "hv_contribution")
+
+
+class Decision(Enum):
+    """What the scheduler tells a trial after a report."""
+
+    CONTINUE = "CONTINUE"
+    STOP = "STOP"
+
+
+class MOASHA:
+    """Multi-objective asynchronous successive halving (stopping variant)."""
+
+    def __init__(
+        self,
+        objectives: list[str],
+        modes: list[str],
+        *,
+        grace_steps: int,
+        reduction_factor: float = 3,
+        max_steps: int,
+        tie_break: str = "crowding",
+        step_key: str = "step",
+    ) -> None:
+        if not objectives or len(objectives) != len(modes):
+            raise ValueError(
+                f"objectives {objectives} and modes {modes} must be non-empty and of equal length"
+            )
+        if any(m not in ("min", "max") for m in modes):
+            raise ValueError(f"modes must be 'min' or 'max', got {modes}")
+        if grace_steps < 1 or max_steps < grace_steps:
+            raise ValueError(f"need 1 <= grace_steps ({grace_steps}) <= max_steps ({max_steps})")
+        if reduction_factor <= 1:
+            raise ValueError(f"reduction_factor (eta) must be > 1, got {reduction_factor}")
+        if tie_break not in TIE_BREAKS:
+            raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
+        self.objectives = list(objectives)
+        self.modes = list(modes)
+        self.grace_steps = int(grace_steps)
+        self.eta = reduction_factor
+        self.max_steps = int(max_steps)
+        self.tie_break = tie_break
+        self.step_key = step_key
+        self.rung_levels: list[int] = []
+        level = float(grace_steps)
+        while level < max_steps:
+            if not self.rung_levels or int(level) > self.rung_levels[-1]:
+                self.rung_levels.append(int(level))
+            level *= reduction_factor
+        self.rungs: dict[int, dict[str, tuple[float, ...] | None]] = {r: {} for r in self.rung_levels}
+        """Rung level -> {trial_id: objective vector (minimisation form) or None when not finite}."""
+        self.stopped: dict[str, int] = {}
+        """Trials this scheduler stopped -> the rung level where it happened."""
+
+    # --- the decision ----------------------------------------------------------------------
+    def on_result(self, trial_id: str, step: int, metrics: dict[str, Any]) -> Decision:
+        """Record a report and decide. Reports between rungs (or past the last) just continue."""
+        if trial_id in self.stopped:
+            return Decision.STOP
+        rung = self._rung_for(trial_id, step)
+        if rung is None:
+            return Decision.CONTINUE
+        self.rungs[rung][trial_id] = self.vector(metrics)
+        if self.rank_in_rung(rung, trial_id) < math.ceil(len(self.rungs[rung]) / self.eta):
+            return Decision.CONTINUE
+        self.stopped[trial_id] = rung
+        return Decision.STOP
+
+    def _rung_for(self, trial_id: str, step: int) -> int | None:
+        """The highest rung level <= step where this trial is not yet recorded (ASHA's rule)."""
+        for level in reversed(self.rung_levels):
+            if step >= level:
+                return None if trial_id in self.rungs[level] else level
+        return None
+
+    # --- ranking ---------------------------------------------------------------------------
+    def vector(self, metrics: dict[str, Any]) -> tuple[float, ...] | None:
+        """Objectives in minimisation form, or None if any is missing or not a finite number."""
+        out = []
+        for name, mode in zip(self.objectives, self.modes, strict=True):
+            value = metrics.get(name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                return None
+            out.append(-float(value) if mode == "max" else float(value))
+        return tuple(out)
+
+    def ranking(self, rung: int) -> list[str]:
+        """Trial ids of a rung, best first."""
+        entries = self.rungs[rung]
+        good = [t for t, v in entries.items() if v is not None]
+        bad = [t for t, v in entries.items() if v is None]
+        vectors = [entries[t] for t in good]
+        order: list[str] = []
+        for front in nondominated_fronts(vectors):
+            pts = [vectors[i] for i in front]
+            scores = (
+                crowding_distances(pts)
+                if self.tie_break == "crowding"
+                else hv_contributions(pts, self._ref(vectors))
+            )
+            # Larger score first; stable on arrival order for equal scores.
+            ranked = sorted(range(len(front)), key=lambda k: -scores[k])
+            order.extend(good[front[k]] for k in ranked)
+        return order + bad
+
+    def rank_in_rung(self, rung: int, trial_id: str) -> int:
+        """0-based position of the trial in :meth:`ranking`."""
+        return self.ranking(rung).index(trial_id)
+
+    @staticmethod
+    def _ref(vectors: list[tuple[float, ...]]) -> tuple[float, ...]:
+        """Reference point: the rung's worst value per objective plus 10% of its range (or 1)."""
+        ref = []
+        for k in range(len(vectors[0])):
+            col = [v[k] for v in vectors]
+            span = max(col) - min(col)
+            ref.append(max(col) + (0.1 * span if span > 0 else 1.0))
+        return tuple(ref)
+
+    def debug_string(self) -> str:
+        rungs = ", ".join(f"{r}: {len(self.rungs[r])}" for r in self.rung_levels)
+        return f"MOASHA(eta={self.eta}, stopped={len(self.stopped)}, recorded per rung {{{rungs}}})"
