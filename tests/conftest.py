@@ -13,3 +13,11 @@ def tiny_comet_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from trainable.tiny_comet import build_tiny_comet
 
     return build_tiny_comet(tmp_path_factory.mktemp("tiny_comet"))
+
+
+@pytest.fixture(scope="session")
+def tiny_assets(tmp_path_factory: pytest.TempPathFactory):
+    """Toy Qwen2 LM + tokenizer (pre-trained briefly on the sample data) and tiny COMET, built once per session."""
+    from trainable.tiny_assets import make_tiny_assets
+
+    return make_tiny_assets(tmp_path_factory.mktemp("tiny_assets"))

@@ -1,0 +1,633 @@
+"""GPU throughput of one mtsweep trial: training levers, eval generation, trials sharing the GPU.
+
+Run on the GPU machine in one call (< 5 minutes, no hub access needed)::
+
+    python bench/gpu_throughput.py                  # Qwen2.5-0.5B-shaped model, random weights
+    python bench/gpu_throughput.py --cpu-smoke      # the same items on a tiny model on CPU, in seconds
+
+It builds a Qwen2.5-0.5B-shaped model from its public config values with random weights, saves it to a
+temporary directory and loads it through the trial's own loader (``trainable.model_loading``: NF4 or
+bf16, then LoRA r16 on all linear layers), feeds synthetic token-id examples (lengths drawn around 60%
+of ``--seq``, full-sequence loss) and runs the trial's own step code (``trainable.train_step``). It
+prints ONE table:
+
+- training rows: real (non-padding) tokens/s, ms per optimizer step, peak GPU memory, and % of the
+  chip's bf16 dense peak counted as ``6 * N * tokens / time`` (N = all base parameters; a frozen-base LoRA
+  step does ~4N, so ~67% is the practical ceiling of this measure). The reference configuration (NF4,
+  micro-batch 8 x accumulation 4, plain AdamW), TrialConfig's defaults and the fast path run side by side,
+  then one lever at a time against the row before it;
+- eval rows: greedy generation new-tokens/s (60 new tokens each, no early stop) and the projected
+  seconds of a full dev eval (2,668 pairs) for unmerged vs merged LoRA at batch 256 / 1024 (NF4 merged =
+  ``trainable.nf4_merge.dequantized_merged_copy``: dequantized base + LoRA in one bf16 model);
+- sharing rows: aggregate training tokens/s of 1, 2, 4, 8 trial processes (fast path) on one GPU.
+
+Every item is time-boxed against ``--budget-s``; an item that would not fit is skipped with a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+# Qwen/Qwen2.5-0.5B-Instruct config.json (public values).
+QWEN25_05B = {
+    "vocab_size": 151936,
+    "hidden_size": 896,
+    "intermediate_size": 4864,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 14,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 32768,
+    "rope_theta": 1000000.0,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": True,
+    "hidden_act": "silu",
+    "attention_dropout": 0.0,
+    "use_sliding_window": False,
+    "sliding_window": 32768,
+    "max_window_layers": 21,
+    "bos_token_id": 151643,
+    "eos_token_id": 151645,
+}
+TINY = {**QWEN25_05B, "vocab_size": 3000, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 2048,
+        "bos_token_id": None, "eos_token_id": 2}
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+DEV_PAIRS = 2668
+# bf16 dense peak TFLOP/s (no sparsity), by device-name substring, first match wins.
+PEAK_TFLOPS = (("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H200", 989.4), ("H100", 989.4), ("GH200", 989.4),
+               ("A100", 312.0), ("L40S", 362.0))
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """One training row: the levers it turns on."""
+
+    name: str
+    quant: str = "nf4"
+    micro: int = 8
+    accum: int = 4
+    fused: bool = False
+    grouped: bool = False
+    packed: bool = False
+    chunked: bool = False
+    compile: bool = False
+    note: str = ""
+
+
+def train_specs() -> list[TrainSpec]:
+    """Reference, TrialConfig defaults, fast path, then one lever at a time (each vs the row before)."""
+    from trainable.config import TrialConfig
+
+    d = TrialConfig()
+    default = TrainSpec(
+        "mtsweep TrialConfig defaults", quant=d.quantization, micro=getattr(d, "micro_batch_size", None) or d.batch_size,
+        accum=(d.batch_size * d.grad_accum) // (getattr(d, "micro_batch_size", None) or d.batch_size),
+        fused=getattr(d, "fused_adamw", "auto") in ("auto", True), grouped=getattr(d, "length_grouped", False),
+        chunked=getattr(d, "chunked_loss", False), compile=getattr(d, "compile", False),
+        note="what a trial runs without overrides",
+    )
+    fast = TrainSpec("mtsweep fast path", quant="bf16", micro=32, accum=1, fused=True, grouped=True, chunked=True,
+                     note="bf16, mb32x1, fused, grouped, chunked CE")
+    return [
+        TrainSpec("reference NF4 mb8x4 AdamW", note="the reference configuration"),
+        default,
+        fast,
+        TrainSpec("lever: + fused AdamW", fused=True, note="vs reference"),
+        TrainSpec("lever: bf16 LoRA (not NF4)", quant="bf16", fused=True, note="vs + fused AdamW"),
+        TrainSpec("lever: mb32x1 (no accumulation)", quant="bf16", micro=32, accum=1, fused=True, note="vs bf16"),
+        TrainSpec("lever: mb64x1 (effective 64)", quant="bf16", micro=64, accum=1, fused=True, note="vs mb32x1"),
+        TrainSpec("lever: NF4 mb32x1 fused", micro=32, accum=1, fused=True, note="vs + fused AdamW"),
+        TrainSpec("lever: + length-grouped", quant="bf16", micro=32, accum=1, fused=True, grouped=True,
+                  note="vs mb32x1"),
+        TrainSpec("lever: + packed (padding-free)", quant="bf16", micro=32, accum=1, fused=True, packed=True,
+                  note="vs mb32x1"),
+        TrainSpec("lever: + chunked CE", quant="bf16", micro=32, accum=1, fused=True, grouped=True, chunked=True,
+                  note="vs + length-grouped"),
+        TrainSpec("lever: + torch.compile", quant="bf16", micro=32, accum=1, fused=True, grouped=True,
+                  chunked=True, compile=True, note="vs + chunked CE (= fast path)"),
+    ]
+
+
+EVAL_SPECS = (  # (name, quant, merged, batch)
+    ("eval: NF4 unmerged b256", "nf4", False, 256),
+    ("eval: NF4 dequant-merged b1024", "nf4", True, 1024),
+    ("eval: bf16 unmerged b256", "bf16", False, 256),
+    ("eval: bf16 merged b256", "bf16", True, 256),
+    ("eval: bf16 merged b1024", "bf16", True, 1024),
+)
+SHARE_COUNTS = (1, 2, 4, 8)
+
+
+@dataclass
+class Row:
+    """One table row."""
+
+    name: str
+    values: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+@dataclass
+class Bench:
+    """Settings and shared state of one run."""
+
+    smoke: bool
+    seq: int
+    budget_s: float
+    lora_r: int = 16
+    new_tokens: int = 60
+    prompt_len: int = 48
+    steps: int = 6
+    device: str = "cuda"
+    t0: float = field(default_factory=time.perf_counter)
+    model_dir: Path | None = None
+    n_params: int = 0
+    peak_tflops: float | None = None
+    device_name: str = ""
+
+    def left(self) -> float:
+        return self.budget_s - (time.perf_counter() - self.t0)
+
+
+# ----------------------------------------------------------------------------- model + data
+def build_model_dir(out: Path, config_values: dict[str, Any], device: str) -> int:
+    """Save a random-weight Qwen2 model (bf16) + a small tokenizer to ``out``; returns the parameter count."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from trainable.tiny_model import build_tiny_tokenizer
+
+    torch.manual_seed(0)
+    config = Qwen2Config(**config_values, torch_dtype="bfloat16")
+    with torch.device(device):
+        model = Qwen2ForCausalLM(config).to(torch.bfloat16)
+    n_params = sum(p.numel() for p in model.parameters())
+    model.save_pretrained(out)
+    texts = ["The quick brown fox jumps over the lazy dog.", "ファイルを保存します。"] * 8
+    build_tiny_tokenizer(texts, vocab_size=300).save_pretrained(out)
+    del model
+    return n_params
+
+
+def load_lora_model(bench: Bench, quant: str) -> Any:
+    """The trial's loading path: ``load_base_model`` + ``add_lora`` (r=16, all linear layers)."""
+    from trainable.model_loading import add_lora, load_base_model
+
+    model, _ = load_base_model(str(bench.model_dir), quantization=quant, device=bench.device)
+    model = add_lora(model, r=bench.lora_r, alpha=bench.lora_r, dropout=0.05, target_modules=LORA_TARGETS)
+    model.train()
+    return model
+
+
+def synthetic_examples(n: int, seq: int, vocab: int, seed: int = 0) -> list[Any]:
+    """``n`` examples, lengths ~ N(0.6 seq, 0.2 seq) clipped to [seq/8, seq], full-sequence loss."""
+    from trainable.prompting import Example
+
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        length = int(min(seq, max(seq // 8, round(rng.gauss(0.6 * seq, 0.2 * seq)))))
+        ids = [rng.randrange(10, vocab) for _ in range(length)]
+        out.append(Example(ids, list(ids), [1.0] * length))
+    return out
+
+
+def step_batches(examples: list[Any], spec: TrainSpec, seed: int = 0) -> list[list[list[Any]]]:
+    """Examples cut into optimizer steps of ``micro x accum`` micro-batches (random or length-grouped)."""
+    from trainable.batching import length_grouped_order
+
+    effective = spec.micro * spec.accum
+    if spec.grouped:
+        order = length_grouped_order([len(e.input_ids) for e in examples], effective, seed=seed)
+    else:
+        order = list(range(len(examples)))
+        random.Random(seed).shuffle(order)
+    steps = []
+    for s in range(0, len(order) - effective + 1, effective):
+        chunk = [examples[i] for i in order[s : s + effective]]
+        steps.append([chunk[m : m + spec.micro] for m in range(0, effective, spec.micro)])
+    return steps
+
+
+# ----------------------------------------------------------------------------- training
+class Trainer:
+    """A LoRA model, its optimizer and the trial's step code, with the levers of a spec."""
+
+    def __init__(self, model: Any, spec: TrainSpec, device: str, *, compile_backend: str = "inductor") -> None:
+        from trainable.train_step import StepOptions, compile_decoder_layers, make_adamw
+
+        self.model, self.spec, self.device = model, spec, device
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = make_adamw(self.params, lr=1e-4, weight_decay=0.0, fused=spec.fused, device=device)
+        self.opts = StepOptions(packed=spec.packed, chunked_loss=spec.chunked, pad_to_multiple_of=16 if spec.compile else 1)
+        if spec.compile:
+            compile_decoder_layers(model, backend=compile_backend)
+
+    def step(self, micro_batches: list[list[Any]]) -> int:
+        """One optimizer step as the trial does it (loss and grad norm read back every step)."""
+        import torch
+
+        from trainable.train_step import accumulate_step, collate_step
+
+        batches = collate_step(micro_batches, 0, self.opts)
+        loss, tokens = accumulate_step(self.model, batches, self.opts, self.device)
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm=0.1)
+        float(loss), float(grad_norm)  # the divergence guard needs both on the host every step
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return tokens
+
+
+def sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def reset_peak(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_gib(device: str) -> float | None:
+    import torch
+
+    return torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None
+
+
+def measure_training(bench: Bench, model: Any, spec: TrainSpec, examples: list[Any], time_box: float) -> Row:
+    """Warm up (compile included), then time up to ``bench.steps`` steps within ``time_box`` seconds."""
+    reset_peak(bench.device)
+    steps = step_batches(examples, spec)
+    backend = "eager" if bench.smoke else "inductor"
+    t_start = time.perf_counter()
+    trainer = Trainer(model, spec, bench.device, compile_backend=backend)
+    warm_steps = steps[:2]
+    if spec.compile:  # one warm-up step per padded width, so no (re)compilation lands in the timed steps
+        widths: dict[int, Any] = {}
+        for mb in steps:
+            widths.setdefault(-(-max(len(e.input_ids) for m in mb for e in m) // 16), mb)
+        warm_steps = list(widths.values())[:12]
+    warm = len(warm_steps)
+    for mb in warm_steps:
+        trainer.step(mb)
+    sync(bench.device)
+    warm_s = time.perf_counter() - t_start
+    tokens, n, t0 = 0, 0, time.perf_counter()
+    for mb in steps[warm:]:
+        tokens += trainer.step(mb)
+        n += 1
+        sync(bench.device)
+        if n >= bench.steps or time.perf_counter() - t0 > time_box:
+            break
+    elapsed = time.perf_counter() - t0
+    del trainer
+    return Row(spec.name, train_values(bench, tokens, n, elapsed, warm_s), spec.note)
+
+
+def train_values(bench: Bench, tokens: int, n_steps: int, elapsed: float, warm_s: float | None = None) -> dict[str, Any]:
+    tok_s = tokens / elapsed if elapsed > 0 else 0.0
+    values: dict[str, Any] = {"tok/s": tok_s, "step ms": 1000 * elapsed / max(n_steps, 1),
+                              "peak GiB": peak_gib(bench.device)}
+    if bench.peak_tflops:
+        values["% peak (6N)"] = 100 * 6 * bench.n_params * tok_s / (bench.peak_tflops * 1e12)
+    if warm_s is not None:
+        values["warm-up s"] = warm_s
+    return values
+
+
+# ----------------------------------------------------------------------------- eval generation
+def measure_generation(bench: Bench, model: Any, merged: bool, batch: int) -> dict[str, Any]:
+    """Greedy generation of ``bench.new_tokens`` new tokens for ``batch`` prompts; projected full-dev time."""
+    import copy
+
+    import torch
+    from transformers import GenerationConfig
+
+    from trainable.nf4_merge import dequantized_merged_copy, is_4bit_peft
+
+    gen_model = model
+    if merged and is_4bit_peft(model):
+        gen_model = dequantized_merged_copy(model)  # NF4 + LoRA -> one bf16 model, the trained one untouched
+    elif merged:
+        with torch.no_grad():
+            gen_model = copy.deepcopy(model).merge_and_unload()
+    gen_model.eval()
+    vocab = gen_model.config.vocab_size
+    g = torch.Generator().manual_seed(0)
+    config = GenerationConfig(max_new_tokens=bench.new_tokens, min_new_tokens=bench.new_tokens, do_sample=False,
+                              num_beams=1, eos_token_id=None, pad_token_id=0, use_cache=True)
+    with torch.inference_mode():
+        warm = torch.randint(10, vocab, (min(batch, 8), bench.prompt_len), generator=g).to(bench.device)
+        gen_model.generate(input_ids=warm, attention_mask=torch.ones_like(warm),
+                           generation_config=replace_gen(config, max_new_tokens=4, min_new_tokens=4))
+        ids = torch.randint(10, vocab, (batch, bench.prompt_len), generator=g).to(bench.device)
+        sync(bench.device)
+        t0 = time.perf_counter()
+        out = gen_model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config)
+        sync(bench.device)
+        elapsed = time.perf_counter() - t0
+    new = (out.shape[1] - ids.shape[1]) * batch
+    if merged:
+        del gen_model
+    model.train()
+    return {"new tok/s": new / elapsed, "batch s": elapsed, "full-dev s": math.ceil(DEV_PAIRS / batch) * elapsed,
+            "peak GiB": peak_gib(bench.device)}
+
+
+def replace_gen(config: Any, **changes: Any) -> Any:
+    import copy
+
+    new = copy.deepcopy(config)
+    for k, v in changes.items():
+        setattr(new, k, v)
+    return new
+
+
+# ----------------------------------------------------------------------------- sharing (worker processes)
+def run_sharing(bench: Bench, counts: tuple[int, ...], phase_s: float, startup_box: float) -> list[Row]:
+    """Start ``max(counts)`` worker processes (fast path each), then run phases with k of them active."""
+    n_workers = max(counts)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="mtsweep-share-") as tmp:
+        sync_dir = Path(tmp)
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(sync_dir), "--model-dir",
+               str(bench.model_dir), "--seq", str(bench.seq), "--device", bench.device]
+        procs = [subprocess.Popen([*cmd, "--worker-index", str(i)], stdout=subprocess.DEVNULL,
+                                  stderr=open(sync_dir / f"err_{i}.txt", "w"))  # noqa: SIM115
+                 for i in range(n_workers)]
+        try:
+            deadline = time.perf_counter() + startup_box
+            while time.perf_counter() < deadline:
+                if sum((sync_dir / f"ready_{i}").exists() for i in range(n_workers)) == n_workers:
+                    break
+                if any(p.poll() not in (None, 0) for p in procs):
+                    break
+                time.sleep(0.2)
+            ready = [i for i in range(n_workers) if (sync_dir / f"ready_{i}").exists()]
+            for k in counts:
+                if len(ready) < k or bench.left() < phase_s + 5:
+                    why = _worker_failure(sync_dir, procs) if len(ready) < k else "over the time budget"
+                    rows.append(Row(f"share: {k} trial(s) on one GPU", {}, f"skipped: {why}"))
+                    continue
+                start = time.time() + 1.0
+                (sync_dir / f"go_{k}.json").write_text(json.dumps({"k": k, "start": start, "end": start + phase_s}))
+                results = _wait_results(sync_dir, k, phase_s + 60)
+                tokens = sum(r["tokens"] for r in results)
+                mems = [r["peak_gib"] for r in results if r["peak_gib"] is not None]
+                mem = max(mems) if mems else None
+                values = train_values(bench, tokens, 1, phase_s)
+                values.update({"step ms": None, "peak GiB": mem})
+                rows.append(Row(f"share: {k} trial(s) on one GPU", values,
+                                f"aggregate; per trial {tokens / phase_s / k:,.0f} tok/s" if results else "no result"))
+            (sync_dir / "exit").write_text("")
+        finally:
+            for p in procs:
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+    return rows
+
+
+def _wait_results(sync_dir: Path, k: int, timeout: float) -> list[dict[str, Any]]:
+    deadline = time.perf_counter() + timeout
+    files = [sync_dir / f"result_{k}_{i}.json" for i in range(k)]
+    while time.perf_counter() < deadline and not all(f.exists() for f in files):
+        time.sleep(0.2)
+    return [json.loads(f.read_text()) for f in files if f.exists()]
+
+
+def _worker_failure(sync_dir: Path, procs: list[Any]) -> str:
+    for i, p in enumerate(procs):
+        if p.poll() not in (None, 0):
+            lines = (sync_dir / f"err_{i}.txt").read_text().strip().splitlines()
+            return f"worker {i} failed: {lines[-1][:120] if lines else p.returncode}"
+    return "workers not ready in time"
+
+
+def worker_main(args: argparse.Namespace) -> int:
+    """One trial process of the sharing test: load, warm up, then run the phases it is part of."""
+    sync_dir, index = Path(args.worker), args.worker_index
+    bench = Bench(smoke=args.device == "cpu", seq=args.seq, budget_s=1e9, device=args.device, model_dir=Path(args.model_dir))
+    if args.device == "cpu":
+        import torch
+
+        torch.set_num_threads(1)
+    spec = train_specs()[2]  # the fast path
+    model = load_lora_model(bench, spec.quant)
+    vocab = model.config.vocab_size
+    examples = synthetic_examples(64 * spec.micro * spec.accum, bench.seq, vocab, seed=index)
+    steps = step_batches(examples, spec, seed=index)
+    trainer = Trainer(model, spec, bench.device)
+    for mb in steps[:2]:
+        trainer.step(mb)
+    sync(bench.device)
+    (sync_dir / f"ready_{index}").write_text("")
+    done: set[int] = set()
+    while not (sync_dir / "exit").exists():
+        for go in sorted(sync_dir.glob("go_*.json")):
+            plan = json.loads(go.read_text())
+            if plan["k"] in done:
+                continue
+            done.add(plan["k"])
+            if index >= plan["k"]:
+                continue
+            reset_peak(bench.device)
+            while time.time() < plan["start"]:
+                time.sleep(0.01)
+            tokens, s = 0, 0
+            while True:
+                got = trainer.step(steps[s % len(steps)])
+                sync(bench.device)
+                if time.time() > plan["end"]:
+                    break
+                tokens += got
+                s += 1
+            (sync_dir / f"result_{plan['k']}_{index}.json").write_text(
+                json.dumps({"tokens": tokens, "steps": s, "peak_gib": peak_gib(bench.device)}))
+        time.sleep(0.05)
+    return 0
+
+
+# ----------------------------------------------------------------------------- driver
+def run(bench: Bench) -> list[Row]:
+    import torch
+
+    rows: list[Row] = []
+    if bench.device.startswith("cuda"):
+        bench.device_name = torch.cuda.get_device_name(0)
+        bench.peak_tflops = next((v for k, v in PEAK_TFLOPS if k in bench.device_name), None)
+    else:
+        bench.device_name = "CPU (1 thread)"
+        torch.set_num_threads(1)
+    tmp = tempfile.TemporaryDirectory(prefix="mtsweep-bench-")
+    bench.model_dir = Path(tmp.name)
+    config_values = TINY if bench.smoke else QWEN25_05B
+    bench.n_params = build_model_dir(bench.model_dir, config_values, bench.device)
+    vocab = config_values["vocab_size"]
+    examples = synthetic_examples(64 * 64, bench.seq, vocab)
+    specs = train_specs()
+    box = 2.0 if bench.smoke else 6.0
+    try:
+        for quant in ("nf4", "bf16"):
+            todo = [s for s in specs if s.quant == quant]
+            if not todo:
+                continue
+            if bench.left() < 20:
+                rows += [Row(s.name, {}, "skipped: over the time budget") for s in todo]
+                continue
+            model = load_lora_model(bench, quant)
+            for spec in sorted(todo, key=lambda s: s.compile):  # compile last: it wraps the layers for good
+                need = (60.0 if spec.compile else 10.0) * (0.05 if bench.smoke else 1.0)
+                if bench.left() < need + 120 * (not bench.smoke):  # keep time for eval and sharing
+                    rows.append(Row(spec.name, {}, "skipped: over the time budget"))
+                    continue
+                try:
+                    rows.append(measure_training(bench, model, spec, examples, box))
+                except torch.OutOfMemoryError:
+                    rows.append(Row(spec.name, {}, "OOM"))
+                    reset_peak(bench.device)
+            if quant == "nf4":
+                rows += eval_rows(bench, model, "nf4")
+            del model
+            free()
+            if quant == "bf16":
+                model = load_lora_model(bench, quant)  # uncompiled copy for generation
+                rows += eval_rows(bench, model, "bf16")
+                del model
+                free()
+        counts = (1, 2) if bench.smoke else SHARE_COUNTS
+        rows += run_sharing(bench, counts, phase_s=2.0 if bench.smoke else 8.0, startup_box=120.0)
+        if bench.smoke:
+            rows += [Row(f"share: {k} trial(s) on one GPU", {}, "skipped in --cpu-smoke (2 workers at most)")
+                     for k in SHARE_COUNTS if k not in counts]
+    finally:
+        tmp.cleanup()
+    _note_compile_break_even(rows)
+    order = [s.name for s in specs] + [e[0] for e in EVAL_SPECS] + [f"share: {k} trial(s) on one GPU" for k in SHARE_COUNTS]
+    return sorted(rows, key=lambda r: order.index(r.name) if r.name in order else len(order))
+
+
+def _note_compile_break_even(rows: list[Row]) -> None:
+    """Add to the compile row after how many steps its extra warm-up is paid back (vs chunked CE)."""
+    by_name = {r.name: r for r in rows}
+    comp, base = by_name.get("lever: + torch.compile"), by_name.get("lever: + chunked CE")
+    if not (comp and base and comp.values and base.values):
+        return
+    saved_ms = base.values["step ms"] - comp.values["step ms"]
+    extra_s = comp.values["warm-up s"] - base.values["warm-up s"]
+    if saved_ms <= 0:
+        comp.note += "; never pays back (not faster per step)"
+    else:
+        comp.note += f"; warm-up paid back after {max(extra_s, 0) * 1000 / saved_ms:,.0f} steps"
+
+
+def eval_rows(bench: Bench, model: Any, quant: str) -> list[Row]:
+    import torch
+
+    rows = []
+    for name, q, merged, batch in EVAL_SPECS:
+        if q != quant:
+            continue
+        if bench.smoke:
+            batch = batch // 32
+        if bench.left() < (3 if bench.smoke else 15):
+            rows.append(Row(name, {}, "skipped: over the time budget"))
+            continue
+        reset_peak(bench.device)
+        try:
+            values = measure_generation(bench, model, merged, batch)
+        except torch.OutOfMemoryError:
+            rows.append(Row(name, {}, "OOM"))
+            continue
+        rows.append(Row(name, values, f"batch {batch}, {bench.new_tokens} new tokens, prompt {bench.prompt_len}"))
+    return rows
+
+
+def free() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+COLUMNS = ("tok/s", "step ms", "peak GiB", "% peak (6N)", "warm-up s", "new tok/s", "full-dev s")
+
+
+def format_table(bench: Bench, rows: list[Row]) -> str:
+    def cell(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
+        return str(v)
+
+    head = ["item", *COLUMNS, "note"]
+    body = [[r.name, *(cell(r.values.get(c)) for c in COLUMNS), r.note] for r in rows]
+    widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
+    line = lambda cols: "| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)) + " |"  # noqa: E731
+    peak = f"{bench.peak_tflops} TFLOP/s bf16 dense" if bench.peak_tflops else "n/a (no known peak for this device)"
+    out = [f"device: {bench.device_name}; model: {'tiny Qwen2 (smoke)' if bench.smoke else 'Qwen2.5-0.5B-shaped'} "
+           f"({bench.n_params / 1e6:.1f}M params, random weights), LoRA r{bench.lora_r} all linear, seq <= {bench.seq}; "
+           f"assumed peak: {peak}; total {time.perf_counter() - bench.t0:.0f} s",
+           line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    out += [line(b) for b in body]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--cpu-smoke", action="store_true", help="tiny model on CPU, every item, in seconds")
+    p.add_argument("--seq", type=int, default=None, help="longest synthetic example (tokens; 128, smoke 32)")
+    p.add_argument("--budget-s", type=float, default=270.0, help="time box of the whole run")
+    p.add_argument("--steps", type=int, default=6, help="timed optimizer steps per training row (at most)")
+    p.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--model-dir", help=argparse.SUPPRESS)
+    p.add_argument("--device", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        return worker_main(args)
+    import torch
+
+    device = args.device or ("cpu" if args.cpu_smoke else "cuda:0")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        print("no CUDA device: run with --cpu-smoke on a machine without a GPU", file=sys.stderr)
+        return 2
+    seq = args.seq or (32 if args.cpu_smoke else 128)
+    bench = Bench(smoke=args.cpu_smoke, seq=seq, budget_s=args.budget_s, steps=args.steps, device=device)
+    if args.cpu_smoke:
+        bench.steps, bench.new_tokens, bench.prompt_len = 2, 8, 16
+    rows = run(bench)
+    print(format_table(bench, rows), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps({"device": bench.device_name, "peak_tflops": bench.peak_tflops,
+                                         "rows": [r.__dict__ for r in rows]}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

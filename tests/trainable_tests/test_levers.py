@@ -1,0 +1,108 @@
+"""Each speed lever leaves the trial's loss curve and eval outputs unchanged against the plain path.
+
+Tiny model on CPU, LoRA dropout off (dropout draws would differ with the batch layout), 6 optimizer
+steps of 4 x 2 sequences, evals after steps 3 and 6 on 8 dev pairs.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pytest
+
+from tests.trainable_tests.trial_helpers import tiny_config
+from trainable.reporters import ListReporter
+from trainable.trial import run_trial
+
+pytestmark = pytest.mark.integration
+BASE: dict[str, Any] = {"lora_dropout": 0.0, "batch_size": 4, "grad_accum": 2, "max_steps": 6, "eval_every": 3,
+                        "eval_samples": 8, "max_new_tokens": 12, "train_samples": 64}
+EVAL_KEYS = ("bleu_char", "chrf_pp", "len_ratio", "term_acc", "comet")
+
+
+def _run(tiny_assets: Any, **overrides: Any) -> list[dict[str, Any]]:
+    reporter = ListReporter()
+    run_trial(tiny_config(tiny_assets, **{**BASE, **overrides}), reporter)
+    return reporter.reports
+
+
+def _assert_same(got: list[dict[str, Any]], want: list[dict[str, Any]], *, loss_rel: float = 2e-3,
+                 eval_abs: float = 1e-6) -> None:
+    assert [r["step"] for r in got] == [r["step"] for r in want] == [3, 6, 6]
+    for g, w in zip(got, want, strict=True):
+        assert g["tokens_seen"] == w["tokens_seen"]
+        assert g["loss"] == pytest.approx(w["loss"], rel=loss_rel)
+        assert g["grad_norm"] == pytest.approx(w["grad_norm"], rel=20 * loss_rel)
+        for key in EVAL_KEYS:
+            if w[key] is None:
+                assert g[key] is None
+            else:
+                assert g[key] == pytest.approx(w[key], abs=eval_abs), key
+
+
+@pytest.fixture(scope="module")
+def plain(tiny_assets: Any) -> list[dict[str, Any]]:
+    reports = _run(tiny_assets)
+    assert reports[-1]["is_final"] and reports[0]["loss"] > reports[1]["loss"] * 0.5  # it trains
+    return reports
+
+
+@pytest.mark.parametrize(
+    "lever",
+    [
+        {"micro_batch_size": 8},  # 8 x 1 instead of 4 x 2: same effective batch
+        {"chunked_loss": True},
+        {"packed": True},
+        {"fused_adamw": True},
+        {"micro_batch_size": 8, "chunked_loss": True, "packed": True, "fused_adamw": True},
+    ],
+    ids=["micro_batch", "chunked_loss", "packed", "fused_adamw", "all_four"],
+)
+def test_lever_keeps_loss_curve_and_eval(tiny_assets: Any, plain: list[dict[str, Any]], lever: dict[str, Any]) -> None:
+    _assert_same(_run(tiny_assets, **lever), plain)
+
+
+def test_compile_keeps_loss_curve_and_eval(tiny_assets: Any, plain: list[dict[str, Any]], monkeypatch) -> None:
+    import trainable.train_step as train_step
+
+    calls = []
+    original = train_step.compile_decoder_layers
+
+    def aot_eager(model: Any, **kwargs: Any) -> int:  # the inductor C++ build is too slow for CI
+        calls.append(1)
+        return original(model, **{**kwargs, "backend": "aot_eager"})
+
+    monkeypatch.setattr(train_step, "compile_decoder_layers", functools.wraps(original)(aot_eager))
+    _assert_same(_run(tiny_assets, compile=True), plain)
+    assert calls == [1]
+
+
+def test_length_grouping_changes_only_the_order_within_a_step(tiny_assets: Any) -> None:
+    # One step = the whole (16-example) training set, so grouping can only reorder within the step.
+    whole = {"train_samples": 16, "batch_size": 4, "grad_accum": 4}
+    _assert_same(_run(tiny_assets, length_grouped=True, **whole), _run(tiny_assets, **whole))
+
+
+def test_nf4_merged_eval_matches_unmerged(tiny_assets: Any) -> None:
+    nf4 = {"quantization": "nf4", "max_steps": 3, "eval_every": 3}
+    got, want = _run(tiny_assets, eval_merge_nf4=True, **nf4), _run(tiny_assets, **nf4)
+    assert [r["loss"] for r in got] == [r["loss"] for r in want]  # training untouched
+    for g, w in zip(got, want, strict=True):
+        for key in ("bleu_char", "chrf_pp", "len_ratio"):  # bf16 rounding of W + BA may flip a near tie
+            assert g[key] == pytest.approx(w[key], abs=2.0 if key != "len_ratio" else 0.05), key
+
+
+def test_comet_service_gives_the_in_process_scores(tiny_assets: Any, plain: list[dict[str, Any]]) -> None:
+    import ray
+    import torch  # noqa: F401  (before ray.init)
+
+    from trainable.comet_service import stop_comet_services
+
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        got = _run(tiny_assets, comet_service=True)
+        assert len(stop_comet_services()) == 1  # the trial really used the shared actor
+    finally:
+        ray.shutdown()
+    _assert_same(got, plain)

@@ -1,0 +1,79 @@
+"""Early stopping on the trial's objectives: a small rule object fed one eval at a time.
+
+Rule ``any_objective_improved`` (default): an eval is *good* when at least one objective beats its best
+value so far (strictly, in its direction from ``trainable.metrics.METRIC_DIRECTIONS``), as in HF
+Trainer's ``EarlyStoppingCallback`` with several metrics. After ``patience`` non-good evals in a row the
+trial stops. The first eval is always good. An objective whose value is None (e.g. ``term_acc`` with no
+glossary term in the subset) is ignored; an eval where every objective is None is not judged.
+Rule ``none`` never stops.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+
+class EarlyStopping:
+    """Patience rule over several objectives; explicit state (best values, bad-eval streak)."""
+
+    def __init__(
+        self,
+        objectives: list[str],
+        *,
+        patience: int = 1,
+        rule: Literal["any_objective_improved", "none"] = "any_objective_improved",
+        directions: dict[str, str] | None = None,
+    ) -> None:
+        if directions is None:
+            from trainable.metrics import METRIC_DIRECTIONS
+
+            directions = dict(METRIC_DIRECTIONS)
+        unknown = [o for o in objectives if directions.get(o) not in ("max", "min")]
+        if unknown:
+            raise ValueError(f"objective(s) without a max/min direction: {unknown}")
+        if rule not in ("any_objective_improved", "none"):
+            raise ValueError(f"unknown early-stopping rule {rule!r}")
+        self.objectives = list(objectives)
+        self.directions = {o: directions[o] for o in objectives}
+        self.patience = patience
+        self.rule = rule
+        self.best: dict[str, float] = {}
+        self.bad_evals = 0
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> EarlyStopping:
+        """Build from a :class:`trainable.config.TrialConfig`."""
+        return cls(cfg.objectives, patience=cfg.patience, rule=cfg.early_stop_rule)
+
+    def improved(self, metrics: dict[str, Any]) -> list[str]:
+        """Objectives in ``metrics`` that beat their best so far (does not change state)."""
+        out = []
+        for name in self.objectives:
+            value = metrics.get(name)
+            if value is None or not math.isfinite(float(value)):
+                continue
+            best = self.best.get(name)
+            if best is None or (value > best if self.directions[name] == "max" else value < best):
+                out.append(name)
+        return out
+
+    def update(self, metrics: dict[str, Any]) -> bool:
+        """Record one eval; True when the trial should stop now."""
+        judged = any(metrics.get(o) is not None for o in self.objectives)
+        improved = self.improved(metrics)
+        for name in improved:
+            self.best[name] = float(metrics[name])
+        if not judged:
+            return False
+        self.bad_evals = 0 if improved else self.bad_evals + 1
+        return self.rule != "none" and self.bad_evals >= self.patience
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain-data state for the trainer checkpoint."""
+        return {"best": dict(self.best), "bad_evals": self.bad_evals}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        self.best = {k: float(v) for k, v in state["best"].items()}
+        self.bad_evals = int(state["bad_evals"])

@@ -1,0 +1,183 @@
+"""Evaluate a model (base, base + adapter, or a live training model) on dev or test.
+
+``evaluate_adapter`` generates with :func:`trainable.generation.generate_translations` (batched,
+greedy, stops at end-of-turn) and scores with :func:`trainable.metrics.score_all` (COMET through the
+per-process cached scorer, terminology metrics, latency). Used by the trial's periodic evals, by
+``mtsweep baseline`` (``adapter_dir=None``: the S0 prompt-only baseline) and by ``mtsweep finalize``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from trainable.config import TrialConfig
+    from trainable.data import Pair
+    from trainable.glossary import Term
+
+Split = Literal["dev", "test"]
+
+
+def split_path(cfg: TrialConfig, split: Literal["train", "dev", "test"]) -> Path:
+    """The data file of ``split``: the configured path, else the bundled sample data."""
+    from trainable.data import sample_data_dir
+
+    configured = {"train": cfg.train_path, "dev": cfg.dev_path, "test": cfg.test_path}[split]
+    return Path(configured) if configured else sample_data_dir() / f"{split}.jsonl"
+
+
+def load_split(cfg: TrialConfig, split: Literal["train", "dev", "test"]) -> list[Pair]:
+    """Load a split with the configured field names."""
+    from trainable.data import load_pairs
+
+    return load_pairs(split_path(cfg, split), src_field=cfg.src_field, tgt_field=cfg.tgt_field)
+
+
+def load_terms(cfg: TrialConfig) -> list[Term]:
+    """The configured glossary, else the bundled sample glossary."""
+    from trainable.data import sample_data_dir
+    from trainable.glossary import load_glossary
+
+    return load_glossary(cfg.glossary_path or sample_data_dir() / "glossary.tsv")
+
+
+def eval_subset(pairs: list[Pair], n: int | None, seed: int) -> list[Pair]:
+    """A fixed, seeded subset of ``n`` pairs in file order (all pairs when ``n`` is None or too big)."""
+    if n is None or n >= len(pairs):
+        return list(pairs)
+    keep = sorted(random.Random(seed).sample(range(len(pairs)), n))
+    return [pairs[i] for i in keep]
+
+
+def flatten_scores(scores: dict[str, Any]) -> dict[str, Any]:
+    """``score_all`` output with the nested ``signatures`` dict flattened to ``signature_<metric>``."""
+    flat = {k: v for k, v in scores.items() if not isinstance(v, dict)}
+    for name, sig in (scores.get("signatures") or {}).items():
+        flat[f"signature_{name}"] = sig
+    return flat
+
+
+def score_model(
+    cfg: TrialConfig,
+    model: Any,
+    tokenizer: Any,
+    pairs: list[Pair],
+    *,
+    terms: list[Term] | None,
+    device: Any,
+) -> tuple[dict[str, Any], float]:
+    """Generate for ``pairs`` and score; returns (flat metrics, generation seconds)."""
+    from trainable.generation import generate_translations
+    from trainable.metrics import score_all
+    from trainable.prompting import DEFAULT_SYSTEM_PROMPT
+
+    srcs = [p.src for p in pairs]
+    refs = [p.ref for p in pairs]
+    t0 = time.perf_counter()
+    hyps, latencies = generate_translations(
+        model,
+        tokenizer,
+        srcs,
+        system_prompt=cfg.system_prompt if cfg.system_prompt is not None else DEFAULT_SYSTEM_PROMPT,
+        max_new_tokens=cfg.max_new_tokens,
+        batch_size=cfg.eval_batch_size,
+        device=device,
+    )
+    _sync(device)
+    gen_s = time.perf_counter() - t0
+    scores = score_all(srcs, hyps, refs, terms=terms, comet=cfg.comet_model, latencies_ms=latencies)
+    return flatten_scores(scores), gen_s
+
+
+def evaluate_adapter(
+    cfg: TrialConfig,
+    adapter_dir: str | Path | None,
+    split: Split = "dev",
+    *,
+    model: Any = None,
+    tokenizer: Any = None,
+    samples: int | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``cfg.model`` (+ the adapter in ``adapter_dir``, if any) on ``split``.
+
+    ``model``/``tokenizer`` reuse an already loaded model (then ``adapter_dir`` must be None).
+    ``samples`` takes the fixed subset of that size seeded by ``cfg.eval_seed`` (default: the whole
+    split). Returns the flat ``score_all`` metrics plus ``split``, ``adapter``, ``eval_s``, ``gen_s``.
+    """
+    if split not in ("dev", "test"):
+        raise ValueError(f"split must be 'dev' or 'test', got {split!r}")
+    if model is not None and adapter_dir is not None:
+        raise ValueError("give either a loaded model or adapter_dir, not both")
+    t0 = time.perf_counter()
+    pairs = eval_subset(load_split(cfg, split), samples, cfg.eval_seed)
+    terms = load_terms(cfg)
+    device = resolve_device(cfg.device)
+    own_model = model is None
+    if own_model:
+        model, tokenizer = load_for_eval(cfg, adapter_dir, device)
+    try:
+        metrics, gen_s = score_model(cfg, model, tokenizer, pairs, terms=terms, device=device)
+    finally:
+        if own_model:
+            del model
+            free_accelerator_memory()
+    metrics.update(
+        split=split,
+        adapter=str(adapter_dir) if adapter_dir is not None else None,
+        model=cfg.model,
+        gen_s=gen_s,
+        eval_s=time.perf_counter() - t0,
+    )
+    return metrics
+
+
+def load_for_eval(cfg: TrialConfig, adapter_dir: str | Path | None, device: Any) -> tuple[Any, Any]:
+    """Base model (quantized as configured) plus the adapter of ``adapter_dir`` (checkpoint or adapter dir)."""
+    from trainable.model_loading import load_base_model
+
+    model, tokenizer = load_base_model(cfg.model, quantization=cfg.quantization, device=device)
+    if adapter_dir is not None:
+        from peft import PeftModel
+
+        path = Path(adapter_dir)
+        if (path / "adapter" / "adapter_config.json").is_file():  # a trial checkpoint directory
+            path = path / "adapter"
+        if not (path / "adapter_config.json").is_file():
+            from trainable.errors import InputError
+
+            raise InputError(str(adapter_dir), "not a LoRA adapter (no adapter_config.json)")
+        model = PeftModel.from_pretrained(model, str(path))
+    model.eval()
+    return model, tokenizer
+
+
+def resolve_device(device: str) -> Any:
+    """``auto`` -> :func:`trainable.model_loading.pick_device`; else ``torch.device(device)``."""
+    import torch
+
+    if device == "auto":
+        from trainable.model_loading import pick_device
+
+        return torch.device(str(pick_device()))
+    return torch.device(device)
+
+
+def _sync(device: Any) -> None:
+    import torch
+
+    if getattr(device, "type", str(device)).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def free_accelerator_memory() -> None:
+    """Collect garbage and hand cached accelerator memory back to the driver."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

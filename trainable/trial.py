@@ -1,0 +1,366 @@
+"""One QLoRA trial, readable top to bottom: ``setup`` -> ``train`` -> ``cleanup`` (torchtune shape).
+
+- ``setup``: data, model + LoRA, optimizer (AdamW, fused on CUDA), lr schedule, NaN guard, early
+  stopping; resume from the reporter's checkpoint when Ray restarted the trial.
+- ``train``: a plain torch loop. Each optimizer step accumulates ``grad_accum`` micro-batches with the
+  exact weighted loss ``sum(w * ce) / sum(w)`` over the whole step, measures the pre-clip gradient norm,
+  and asks the :class:`DivergenceGuard` about the raw loss and that norm *before* ``optimizer.step()``:
+  ``stop`` ends the trial in that step (no update, no checkpoint), ``skip`` drops the update. Every
+  ``eval_every`` steps: generate on the fixed dev subset, score, report with a checkpoint, early-stop.
+- ``cleanup``: drop model/optimizer and free accelerator memory, however the trial ended.
+
+The final report (``is_final``) follows ``trainable/report.py``: a diverged trial repeats its last good
+eval's metrics (``diverged``, ``diverged_step``, ``stop_cause``); one that diverged before any eval has
+no objective keys and ``stop_cause: no_good_eval`` with ``divergence_cause``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import tempfile
+import time
+from contextlib import contextmanager
+from typing import Any
+
+from trainable.checkpointing import TrainerState, load_checkpoint, save_checkpoint
+from trainable.config import TrialConfig
+from trainable.divergence import DivergenceGuard, Verdict
+from trainable.early_stopping import EarlyStopping
+from trainable.errors import InputError
+from trainable.report import Reporter
+
+
+def run_trial(cfg: TrialConfig, reporter: Reporter) -> dict[str, Any]:
+    """Run one trial to its end and return the final report (also sent to ``reporter``)."""
+    recipe = TrialRecipe(cfg, reporter)
+    try:
+        recipe.setup()
+        return recipe.train()
+    finally:
+        recipe.cleanup()
+
+
+def tune_trainable(config: dict[str, Any]) -> None:
+    """Ray Tune function trainable: ``config`` is a flat dict of TrialConfig fields (``_*`` keys ignored)."""
+    from trainable.reporters import TuneReporter
+
+    run_trial(TrialConfig.from_dict(config, where="trial config"), TuneReporter())
+
+
+class TrialRecipe:
+    """State of one trial; see the module docstring for the shape."""
+
+    def __init__(self, cfg: TrialConfig, reporter: Reporter) -> None:
+        self.cfg = cfg
+        self.reporter = reporter
+        self.model: Any = None
+        self.optimizer: Any = None
+        self.scheduler: Any = None
+        self.state = TrainerState(config=cfg.to_dict())
+        self.guard = DivergenceGuard.from_config(cfg)
+        self.early_stopping = EarlyStopping.from_config(cfg)
+        self._t0 = time.perf_counter()
+        self._wall_before = 0.0
+        self._losses_since_report: list[float] = []
+        self._last_loss: float | None = None
+        self._last_grad_norm: float | None = None
+        self._last_lr: float | None = None
+        self._checkpointed_step: int | None = None
+        self._setup_s: float | None = None
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        import torch
+
+        from trainable.evaluate import eval_subset, load_split, load_terms, resolve_device
+        from trainable.model_loading import add_lora, load_base_model
+        from trainable.prompting import DEFAULT_SYSTEM_PROMPT, build_examples
+        from trainable.train_step import StepOptions, make_adamw
+
+        cfg = self.cfg
+        _seed_everything(cfg.seed)
+        self.device = resolve_device(cfg.device)
+        self.system_prompt = cfg.system_prompt if cfg.system_prompt is not None else DEFAULT_SYSTEM_PROMPT
+
+        train = load_split(cfg, "train")
+        random.Random(cfg.seed).shuffle(train)
+        train = train[: cfg.train_samples] if cfg.train_samples else train
+        dev = load_split(cfg, "dev")
+        self.dev_full = dev
+        self.dev_subset = eval_subset(dev, cfg.eval_samples, cfg.eval_seed)
+        self.terms = load_terms(cfg)
+
+        model, self.tokenizer = load_base_model(cfg.model, quantization=cfg.quantization, device=self.device)
+        self.model = add_lora(
+            model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout, target_modules=cfg.target_modules
+        )
+        self.examples, self.dropped = build_examples(
+            self.tokenizer,
+            [(p.src, p.ref) for p in train],
+            system_prompt=self.system_prompt,
+            masking=cfg.masking,
+            prompt_loss_weight=cfg.prompt_loss_weight,
+            max_seq_len=cfg.max_seq_len,
+        )
+        if not self.examples:
+            raise InputError("train_path", f"no training example fits max_seq_len={cfg.max_seq_len}")
+        self.pad_id = self.tokenizer.pad_token_id
+        if self.pad_id is None:
+            self.pad_id = self.tokenizer.eos_token_id
+
+        self.micro_per_epoch = math.ceil(len(self.examples) / cfg.batch_size)
+        self.total_steps = math.ceil(cfg.epochs * self.micro_per_epoch / cfg.grad_accum)
+        if cfg.max_steps is not None:
+            self.total_steps = min(self.total_steps, cfg.max_steps)
+
+        self.step_options = StepOptions(
+            micro_batch_size=cfg.micro_batch_size, packed=cfg.packed, chunked_loss=cfg.chunked_loss
+        )
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = make_adamw(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused="auto",
+                                    device=self.device)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(cfg, self.total_steps))
+
+        restore = self.reporter.restore_dir()
+        if restore:
+            self.state = load_checkpoint(restore, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler)
+            self.guard.load_state_dict(self.state.guard)
+            self.early_stopping.load_state_dict(self.state.early_stopping)
+            self._wall_before = self.state.wall_s
+            self._checkpointed_step = self.state.step
+        self._setup_s = time.perf_counter() - self._t0
+
+    # ------------------------------------------------------------------ train
+    def train(self) -> dict[str, Any]:
+        """The loop; returns the final report."""
+        cfg = self.cfg
+        while self.state.step < self.total_steps:
+            step = self.state.step + 1
+            loss, grad_norm = self._forward_backward(step)
+            verdict = self.guard.check(step, loss, grad_norm)
+            if verdict.action == "stop":
+                self.optimizer.zero_grad(set_to_none=True)
+                return self._finish_diverged(step, verdict)
+            self._last_lr = self.scheduler.get_last_lr()[0]
+            if verdict.ok:
+                self.optimizer.step()
+                self._losses_since_report.append(loss)
+                self._last_grad_norm = grad_norm
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scheduler.step()
+            self.state.step = step
+
+            last = step == self.total_steps
+            if step % cfg.eval_every and not last:
+                continue
+            if last and step % cfg.eval_every and self._needs_full_eval():
+                return self._report(self._evaluate(self.dev_full), final=True, stop_cause="completed")
+            metrics = self._evaluate(self.dev_subset)
+            stop = self.early_stopping.update(metrics)
+            if not (stop or last):
+                self._report(metrics)
+                continue
+            cause = "completed" if last else "early_stopped"
+            if self._needs_full_eval():
+                self._report(metrics)  # the subset point of the learning curve, then the full dev set
+                metrics = self._evaluate(self.dev_full)
+            return self._report(metrics, final=True, stop_cause=cause)
+        # Only reached when the trial resumed from a checkpoint taken at its last step.
+        return self._report(self._evaluate(self.dev_full), final=True, stop_cause="completed")
+
+    def _forward_backward(self, step: int) -> tuple[float, float]:
+        """Accumulate one optimizer step's gradients; return (raw loss, pre-clip grad norm)."""
+        import torch
+
+        from trainable.train_step import accumulate_step, collate_step
+
+        batches = collate_step(self._next_micro_batches(), self.pad_id, self.step_options)
+        self.model.train()
+        with self._accel_timer():
+            loss_sum, tokens = accumulate_step(
+                self.model, batches, self.step_options, self.device,
+                loss_hook=lambda loss: _inject_loss_fault(self.cfg, step, loss),
+            )
+            _inject_grad_fault(self.cfg, step, self.params)
+            max_norm = self.cfg.grad_clip if self.cfg.grad_clip is not None else math.inf
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm=max_norm)
+            loss_value, grad_value = float(loss_sum), float(grad_norm)
+        self.state.tokens_seen += tokens
+        return loss_value, grad_value
+
+    def _next_micro_batches(self) -> list[list[Any]]:
+        """The next ``grad_accum`` micro-batches of the seeded per-epoch order (fewer at the very end)."""
+        out = []
+        limit = self.cfg.epochs * self.micro_per_epoch
+        while len(out) < self.cfg.grad_accum and self.state.micro_batches < limit:
+            epoch, index = divmod(self.state.micro_batches, self.micro_per_epoch)
+            order = self._epoch_order(epoch)
+            start = index * self.cfg.batch_size
+            out.append([self.examples[i] for i in order[start : start + self.cfg.batch_size]])
+            self.state.micro_batches += 1
+        return out
+
+    def _epoch_order(self, epoch: int) -> list[int]:
+        cached = getattr(self, "_order_cache", None)
+        if cached is None or cached[0] != epoch:
+            order = list(range(len(self.examples)))
+            random.Random(self.cfg.seed * 1_000_003 + epoch).shuffle(order)
+            self._order_cache = (epoch, order)
+        return self._order_cache[1]
+
+    # ------------------------------------------------------------------ eval + report
+    def _needs_full_eval(self) -> bool:
+        return self.cfg.final_full_eval and len(self.dev_subset) < len(self.dev_full)
+
+    def _evaluate(self, pairs: list[Any]) -> dict[str, Any]:
+        from trainable.evaluate import score_model
+
+        t0 = time.perf_counter()
+        self.model.eval()
+        metrics, gen_s = score_model(self.cfg, self.model, self.tokenizer, pairs, terms=self.terms, device=self.device)
+        self.model.train()
+        self.state.accel_s += gen_s
+        self.state.eval_s += time.perf_counter() - t0
+        metrics["eval_full"] = len(pairs) == len(self.dev_full)
+        return metrics
+
+    def _base_report(self) -> dict[str, Any]:
+        losses = self._losses_since_report
+        if losses:
+            self._last_loss = sum(losses) / len(losses)
+        return {
+            "step": self.state.step,
+            "loss": self._last_loss,
+            "grad_norm": self._last_grad_norm,
+            "lr": self._last_lr,
+            "epoch": self.state.micro_batches / self.micro_per_epoch,
+            "tokens_seen": self.state.tokens_seen,
+            "wall_s": self._wall_s(),
+            "accel_s": self.state.accel_s,
+            "eval_s": self.state.eval_s,
+            "setup_s": self._setup_s,
+            "skipped_steps": self.guard.skips,
+            "total_steps": self.total_steps,
+            "is_final": False,
+            "diverged": False,
+            "diverged_step": None,
+            "stop_cause": None,
+        }
+
+    def _report(self, metrics: dict[str, Any], *, final: bool = False, stop_cause: str | None = None) -> dict[str, Any]:
+        """Send one eval report with a checkpoint of the current (good) weights."""
+        report = {**self._base_report(), **metrics, "is_final": final, "stop_cause": stop_cause}
+        self._losses_since_report = []
+        self.state.last_good_eval = _json_safe(report)
+        checkpoint = self._checkpointed_step != self.state.step
+        with tempfile.TemporaryDirectory(prefix="mtsweep-ckpt-") as tmp:
+            if checkpoint:
+                self._save(tmp)
+                self._checkpointed_step = self.state.step
+            self.reporter.report(report, tmp if checkpoint else None)
+        return report
+
+    def _save(self, directory: str) -> None:
+        self.state.guard = self.guard.state_dict()
+        self.state.early_stopping = self.early_stopping.state_dict()
+        self.state.wall_s = self._wall_s()
+        save_checkpoint(directory, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler, state=self.state)
+
+    def _finish_diverged(self, step: int, verdict: Verdict) -> dict[str, Any]:
+        """Final report of a trial stopped by the guard: the last good eval's metrics, no checkpoint."""
+        status = {
+            "is_final": True,
+            "diverged": True,
+            "diverged_step": step,
+            "divergence_cause": verdict.cause,
+            "skipped_steps": self.guard.skips,
+            "wall_s": self._wall_s(),
+            "accel_s": self.state.accel_s,
+            "eval_s": self.state.eval_s,
+            "tokens_seen": self.state.tokens_seen,
+        }
+        if self.state.last_good_eval is None:
+            report = {**self._base_report(), "bleu_char": None, "chrf_pp": None, "len_ratio": None}
+            report.update(status, stop_cause="no_good_eval")
+        else:
+            report = {**self.state.last_good_eval, **status, "stop_cause": verdict.cause}
+        self.reporter.report(report, None)
+        return report
+
+    # ------------------------------------------------------------------ timing + cleanup
+    def _wall_s(self) -> float:
+        return self._wall_before + time.perf_counter() - self._t0
+
+    @contextmanager
+    def _accel_timer(self):
+        import torch
+
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            self.state.accel_s += time.perf_counter() - t0
+
+    def cleanup(self) -> None:
+        """Drop every reference to model/optimizer state and free accelerator memory."""
+        from trainable.evaluate import free_accelerator_memory
+
+        for name in ("model", "optimizer", "scheduler", "params", "tokenizer", "examples"):
+            if hasattr(self, name):
+                setattr(self, name, None)
+        free_accelerator_memory()
+
+
+def _lr_lambda(cfg: TrialConfig, total_steps: int):
+    """Multiplier of ``cfg.lr`` at a given scheduler step: linear warmup, then linear/cosine/constant."""
+
+    def factor(step: int) -> float:
+        if cfg.warmup_steps and step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        if cfg.lr_schedule == "constant":
+            return 1.0
+        span = max(total_steps - cfg.warmup_steps, 1)
+        progress = min(max(step - cfg.warmup_steps, 0) / span, 1.0)
+        if cfg.lr_schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        return 1.0 - progress
+
+    return factor
+
+
+def _inject_loss_fault(cfg: TrialConfig, step: int, loss: Any) -> Any:
+    """Test hook: make this step's loss NaN or 1000x (off unless ``inject_fault_step`` is set)."""
+    if cfg.inject_fault_step != step:
+        return loss
+    if cfg.inject_fault_kind == "nan_loss":
+        return loss * float("nan")
+    if cfg.inject_fault_kind == "loss_spike":
+        return loss * 1000.0
+    return loss
+
+
+def _inject_grad_fault(cfg: TrialConfig, step: int, params: list[Any]) -> None:
+    """Test hook: put a NaN into one gradient (``inject_fault_kind: nan_grad``)."""
+    if cfg.inject_fault_step == step and cfg.inject_fault_kind == "nan_grad":
+        for p in params:
+            if p.grad is not None:
+                p.grad.view(-1)[0] = float("nan")
+                return
+
+
+def _seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _json_safe(report: dict[str, Any]) -> dict[str, Any]:
+    from trainable.reporters import sanitize
+
+    return sanitize(report)
