@@ -323,6 +323,12 @@ def _checkpoint_points(
         if _good(values):
             last_values[tid] = values
             last_index[tid] = index[key]
+    for tid, k in last_index.items():  # the recorder keeps one line per step: the stop may be only in trials.jsonl
+        record = trial_records.get(tid) or {}
+        if record.get("diverged") and not points[k].diverged:
+            stop = {"diverged": True, "stop_cause": record.get("stop_cause"), "diverged_step": record.get("diverged_step")}
+            points[k] = dataclasses.replace(points[k], diverged=True, metrics={**points[k].metrics, **stop},
+                                            stop_cause=record.get("stop_cause") or points[k].stop_cause)
     return points
 
 

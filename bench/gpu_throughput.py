@@ -5,6 +5,15 @@ Run on the GPU machine in one call (< 5 minutes, no hub access needed)::
     python bench/gpu_throughput.py                  # Qwen2.5-0.5B-shaped model, random weights
     python bench/gpu_throughput.py --cpu-smoke      # the same items on a tiny model on CPU, in seconds
 
+The lent H100/H200 image has torch/transformers/peft but no bitsandbytes (NF4 rows): carry the wheel
+kept, git-ignored, in ``build/gpu_wheels/`` (``pip download --no-deps --only-binary=:all: --python-version
+3.12 --platform manylinux_2_24_x86_64 -d build/gpu_wheels bitsandbytes==0.50.2``; 43 MB), i.e. one
+device call with ``carry=["build/gpu_wheels"]``, ``timeout_s=420`` and the command::
+
+    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site build/gpu_wheels/*.whl \
+      && export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1 && set -o pipefail \
+      && python3 bench/gpu_throughput.py --json $OUT/bench.json 2>&1 | tee $OUT/bench.txt
+
 It builds a Qwen2.5-0.5B-shaped model from its public config values with random weights, saves it to a
 temporary directory and loads it through the trial's own loader (``trainable.model_loading``: NF4 or
 bf16, then LoRA r16 on all linear layers), feeds synthetic token-id examples (lengths drawn around 60%
@@ -27,6 +36,7 @@ Every item is time-boxed against ``--budget-s``; an item that would not fit is s
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import random
@@ -172,25 +182,51 @@ def build_model_dir(out: Path, config_values: dict[str, Any], device: str) -> in
     from trainable.tiny_model import build_tiny_tokenizer
 
     torch.manual_seed(0)
-    config = Qwen2Config(**config_values, torch_dtype="bfloat16")
+    config = Qwen2Config(**config_values)
     with torch.device(device):
         model = Qwen2ForCausalLM(config).to(torch.bfloat16)
     n_params = sum(p.numel() for p in model.parameters())
     model.save_pretrained(out)
     texts = ["The quick brown fox jumps over the lazy dog.", "ファイルを保存します。"] * 8
-    build_tiny_tokenizer(texts, vocab_size=300).save_pretrained(out)
+    try:  # only the trial's loader needs one; the direct fallback loads without
+        build_tiny_tokenizer(texts, vocab_size=300).save_pretrained(out)
+    except Exception as err:  # another transformers major version on the GPU machine
+        print(f"tokenizer not saved ({type(err).__name__}: {err}); the direct loader will be used", file=sys.stderr)
     del model
     return n_params
 
 
 def load_lora_model(bench: Bench, quant: str) -> Any:
-    """The trial's loading path: ``load_base_model`` + ``add_lora`` (r=16, all linear layers)."""
+    """The trial's loading path: ``load_base_model`` + ``add_lora`` (r=16, all linear layers).
+
+    Should that path fail on the GPU machine's library versions, the same model is loaded directly
+    (``from_pretrained`` + NF4 ``BitsAndBytesConfig`` or bf16, then peft LoRA) and the run says so.
+    """
     from trainable.model_loading import add_lora, load_base_model
 
-    model, _ = load_base_model(str(bench.model_dir), quantization=quant, device=bench.device)
+    try:
+        model, _ = load_base_model(str(bench.model_dir), quantization=quant, device=bench.device)
+    except Exception as err:
+        if quant == "nf4" and importlib.util.find_spec("bitsandbytes") is None:
+            raise RuntimeError("bitsandbytes is not installed here (carry its wheel, see the docstring)") from None
+        progress(bench, f"trial loader failed ({type(err).__name__}: {str(err)[:200]}); loading directly")
+        model = _load_directly(bench, quant)
     model = add_lora(model, r=bench.lora_r, alpha=bench.lora_r, dropout=0.05, target_modules=LORA_TARGETS)
     model.train()
     return model
+
+
+def _load_directly(bench: Bench, quant: str) -> Any:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if quant == "bf16":
+        return AutoModelForCausalLM.from_pretrained(str(bench.model_dir), dtype=torch.bfloat16).to(bench.device)
+    from transformers import BitsAndBytesConfig
+
+    q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
+    return AutoModelForCausalLM.from_pretrained(str(bench.model_dir), dtype=torch.bfloat16, quantization_config=q,
+                                                device_map={"": bench.device})
 
 
 def synthetic_examples(n: int, seq: int, vocab: int, seed: int = 0) -> list[Any]:
@@ -470,6 +506,7 @@ def worker_main(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- driver
 def run(bench: Bench) -> list[Row]:
+    """Every item in priority order (the compile row last: it alone can take long), each time-boxed."""
     import torch
 
     rows: list[Row] = []
@@ -483,48 +520,91 @@ def run(bench: Bench) -> list[Row]:
     bench.model_dir = Path(tmp.name)
     config_values = TINY if bench.smoke else QWEN25_05B
     bench.n_params = build_model_dir(bench.model_dir, config_values, bench.device)
-    vocab = config_values["vocab_size"]
-    examples = synthetic_examples(64 * 64, bench.seq, vocab)
+    progress(bench, f"model saved ({bench.n_params / 1e6:.1f}M params)")
+    examples = synthetic_examples(64 * 64, bench.seq, config_values["vocab_size"])
     specs = train_specs()
-    box = 2.0 if bench.smoke else 6.0
+    scale = 0.05 if bench.smoke else 1.0
+    reserve = 0.0 if bench.smoke else 100.0  # kept for the sharing rows
     try:
         for quant in ("nf4", "bf16"):
-            todo = [s for s in specs if s.quant == quant]
-            if not todo:
+            try:
+                model = load_lora_model(bench, quant)
+            except Exception as err:
+                why = f"error loading the {quant} model: {type(err).__name__}: {str(err)[:160]}"
+                rows += [add(bench, Row(s.name, {}, why)) for s in specs if s.quant == quant and not s.compile]
+                rows += [add(bench, Row(e[0], {}, why)) for e in eval_specs() if e[1] == quant]
                 continue
-            if bench.left() < 20:
-                rows += [Row(s.name, {}, "skipped: over the time budget") for s in todo]
-                continue
-            model = load_lora_model(bench, quant)
-            for spec in sorted(todo, key=lambda s: s.compile):  # compile last: it wraps the layers for good
-                need = (60.0 if spec.compile else 10.0) * (0.05 if bench.smoke else 1.0)
-                if bench.left() < need + 120 * (not bench.smoke):  # keep time for eval and sharing
-                    rows.append(Row(spec.name, {}, "skipped: over the time budget"))
+            for spec in [s for s in specs if s.quant == quant and not s.compile]:
+                if bench.left() < 10 * scale + reserve + 20 * scale:
+                    rows.append(add(bench, Row(spec.name, {}, "skipped: over the time budget")))
                     continue
-                try:
-                    rows.append(measure_training(bench, model, spec, examples, box))
-                except torch.OutOfMemoryError:
-                    rows.append(Row(spec.name, {}, "OOM"))
-                    reset_peak(bench.device)
-            if quant == "nf4":
-                rows += eval_rows(bench, model, "nf4")
+                rows.append(add(bench, guarded(bench, spec.name, lambda s=spec, m=model: measure_training(
+                    bench, m, s, examples, 2.0 if bench.smoke else 6.0))))
+            for row in eval_rows(bench, model, quant, reserve):
+                rows.append(add(bench, row))
             del model
             free()
-            if quant == "bf16":
-                model = load_lora_model(bench, quant)  # uncompiled copy for generation
-                rows += eval_rows(bench, model, "bf16")
-                del model
-                free()
         counts = (1, 2) if bench.smoke else SHARE_COUNTS
-        rows += run_sharing(bench, counts, phase_s=2.0 if bench.smoke else 8.0, startup_box=120.0)
+        if bench.left() > 60 * scale:
+            rows += [add(bench, r) for r in run_sharing(bench, counts, phase_s=2.0 if bench.smoke else 8.0,
+                                                         startup_box=120.0)]
+        else:
+            rows += [Row(f"share: {k} trial(s) on one GPU", {}, "skipped: over the time budget") for k in counts]
         if bench.smoke:
             rows += [Row(f"share: {k} trial(s) on one GPU", {}, "skipped in --cpu-smoke (2 workers at most)")
                      for k in SHARE_COUNTS if k not in counts]
+        for spec in [s for s in specs if s.compile]:
+            if bench.left() < 30 * scale:
+                rows.append(add(bench, Row(spec.name, {}, "skipped: over the time budget")))
+                continue
+            rows.append(add(bench, guarded(bench, spec.name, lambda s=spec: measure_training(
+                bench, load_lora_model(bench, s.quant), s, examples, 2.0 if bench.smoke else 6.0),
+                limit=bench.left() - 5)))
+            free()
     finally:
         tmp.cleanup()
     _note_compile_break_even(rows)
-    order = [s.name for s in specs] + [e[0] for e in EVAL_SPECS] + [f"share: {k} trial(s) on one GPU" for k in SHARE_COUNTS]
+    order = [s.name for s in specs] + [e[0] for e in eval_specs()]
+    order += [f"share: {k} trial(s) on one GPU" for k in SHARE_COUNTS]
     return sorted(rows, key=lambda r: order.index(r.name) if r.name in order else len(order))
+
+
+def progress(bench: Bench, message: str) -> None:
+    print(f"[{time.perf_counter() - bench.t0:5.0f} s] {message}", file=sys.stderr, flush=True)
+
+
+def add(bench: Bench, row: Row) -> Row:
+    """Log a finished row at once (the table comes at the end; a killed run still shows its rows)."""
+    shown = ", ".join(f"{k} {v:,.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.values.items())
+    progress(bench, f"{row.name}: {shown} {row.note}".rstrip())
+    return row
+
+
+def guarded(bench: Bench, name: str, measure: Any, *, limit: float | None = None) -> Row:
+    """``measure()``, or a row saying OOM / over its time limit (SIGALRM, main thread) instead."""
+    import signal
+
+    import torch
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise TimeoutError
+
+    old = signal.signal(signal.SIGALRM, on_alarm) if limit else None
+    if limit:
+        signal.alarm(max(1, int(limit)))
+    try:
+        return measure()
+    except torch.OutOfMemoryError:
+        return Row(name, {}, "OOM")
+    except TimeoutError:
+        return Row(name, {}, f"skipped: not done within its {limit:.0f} s time box")
+    except Exception as err:  # one broken item must not cost the rest of the run
+        return Row(name, {}, f"error: {type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}")
+    finally:
+        if limit:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, old)
+        reset_peak(bench.device)
 
 
 def _note_compile_break_even(rows: list[Row]) -> None:
@@ -541,25 +621,30 @@ def _note_compile_break_even(rows: list[Row]) -> None:
         comp.note += f"; warm-up paid back after {max(extra_s, 0) * 1000 / saved_ms:,.0f} steps"
 
 
-def eval_rows(bench: Bench, model: Any, quant: str) -> list[Row]:
-    import torch
+def eval_specs() -> list[tuple[str, str, bool, int]]:
+    """(name, quantization, merged, batch): the eval a trial runs by default, then the levers."""
+    from trainable.config import TrialConfig
 
+    d = TrialConfig()
+    merged = d.quantization == "bf16" or getattr(d, "eval_merge_nf4", False)
+    default = (f"eval: TrialConfig defaults ({d.quantization}, b{d.eval_batch_size})", d.quantization, merged,
+               d.eval_batch_size)
+    return [default, *EVAL_SPECS]
+
+
+def eval_rows(bench: Bench, model: Any, quant: str, reserve: float) -> list[Row]:
     rows = []
-    for name, q, merged, batch in EVAL_SPECS:
+    for name, q, merged, batch in eval_specs():
         if q != quant:
             continue
-        if bench.smoke:
-            batch = batch // 32
-        if bench.left() < (3 if bench.smoke else 15):
+        batch = max(2, batch // 32) if bench.smoke else batch
+        if bench.left() < (3 if bench.smoke else 12) + reserve:
             rows.append(Row(name, {}, "skipped: over the time budget"))
             continue
         reset_peak(bench.device)
-        try:
-            values = measure_generation(bench, model, merged, batch)
-        except torch.OutOfMemoryError:
-            rows.append(Row(name, {}, "OOM"))
-            continue
-        rows.append(Row(name, values, f"batch {batch}, {bench.new_tokens} new tokens, prompt {bench.prompt_len}"))
+        row = guarded(bench, name, lambda m=merged, b=batch, n=name: Row(n, measure_generation(bench, model, m, b)))
+        row.note = row.note or f"{'merged' if merged else 'unmerged'}, batch {batch}, {bench.new_tokens} new tokens"
+        rows.append(row)
     return rows
 
 
@@ -601,7 +686,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cpu-smoke", action="store_true", help="tiny model on CPU, every item, in seconds")
     p.add_argument("--seq", type=int, default=None, help="longest synthetic example (tokens; 128, smoke 32)")
-    p.add_argument("--budget-s", type=float, default=270.0, help="time box of the whole run")
+    p.add_argument("--budget-s", type=float, default=280.0, help="time box of the whole run")
     p.add_argument("--steps", type=int, default=6, help="timed optimizer steps per training row (at most)")
     p.add_argument("--json", type=Path, help="also write the rows as JSON here")
     p.add_argument("--worker", help=argparse.SUPPRESS)

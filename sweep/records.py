@@ -151,6 +151,7 @@ def trial_record(frozen: Any, objectives: list[str], trial_id: str, params: dict
         "params": params,
         "steps": attrs.get("steps"),
         "diverged": bool(attrs.get("diverged", False)),
+        "diverged_step": attrs.get("diverged_step"),
     }
 
 

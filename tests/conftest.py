@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# One intra-op thread per process: on 2 shared cores torch's default (2 threads) makes the tiny model
+# 10x slower under load, and Ray trial workers already get OMP_NUM_THREADS=1. Set before torch loads.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("WANDB_SILENT", "true")
 
 import pytest
 

@@ -26,7 +26,7 @@ def test_cpu_smoke_prints_every_row(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
-    expected = [s.name for s in bench.train_specs()] + [e[0] for e in bench.EVAL_SPECS]
+    expected = [s.name for s in bench.train_specs()] + [e[0] for e in bench.eval_specs()]
     expected += [f"share: {k} trial(s) on one GPU" for k in bench.SHARE_COUNTS]
     assert [r["name"] for r in rows] == expected
     table = proc.stdout

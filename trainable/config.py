@@ -75,6 +75,13 @@ class TrialConfig:
     """Speed lever: padding-free micro-batches (examples back to back, block-diagonal attention)."""
     chunked_loss: bool = False
     """Speed lever: chunked cross-entropy from the last hidden state (never the full fp32 logits)."""
+    length_grouped: bool = False
+    """Speed lever: each step's examples come from a bucket of similar token length (seeded; every example
+    still once per epoch), so little padding. Changes which examples share a step, not the loss."""
+    fused_adamw: bool | Literal["auto"] = "auto"
+    """Fused AdamW kernel: ``auto`` = on CUDA only; true/false forces it on/off."""
+    compile: bool = False
+    """Speed lever: ``torch.compile`` each decoder layer (regional); warm-up costs seconds on a GPU."""
 
     # --- evaluation and early stopping -------------------------------------------------------
     eval_every: int = 100
@@ -98,6 +105,11 @@ class TrialConfig:
     """Evals without improvement tolerated before early stopping."""
     comet_model: str = "Unbabel/wmt22-comet-da"
     """COMET model (hub id or checkpoint path); ``none`` disables COMET."""
+    comet_service: bool = False
+    """Score COMET with one shared Ray actor per node (``trainable.comet_service``) instead of a copy per
+    trial; the in-process scorer when Ray is not running in this process."""
+    eval_merge_nf4: bool = False
+    """Speed lever: generate from a bf16 copy of an NF4 model, dequantized with the LoRA merged in."""
 
     # --- divergence (NaN / spike) handling ---------------------------------------------------
     nan_policy: Literal["stop", "skip"] = "stop"

@@ -77,8 +77,14 @@ def score_model(
     srcs = [p.src for p in pairs]
     refs = [p.ref for p in pairs]
     t0 = time.perf_counter()
+    gen_model = model
+    if getattr(cfg, "eval_merge_nf4", False):
+        from trainable.nf4_merge import dequantized_merged_copy, is_4bit_peft
+
+        if is_4bit_peft(model):
+            gen_model = dequantized_merged_copy(model)
     hyps, latencies = generate_translations(
-        model,
+        gen_model,
         tokenizer,
         srcs,
         system_prompt=cfg.system_prompt if cfg.system_prompt is not None else DEFAULT_SYSTEM_PROMPT,
@@ -88,8 +94,23 @@ def score_model(
     )
     _sync(device)
     gen_s = time.perf_counter() - t0
-    scores = score_all(srcs, hyps, refs, terms=terms, comet=cfg.comet_model, latencies_ms=latencies)
+    del gen_model
+    scores = score_all(srcs, hyps, refs, terms=terms, comet=_comet(cfg), latencies_ms=latencies)
     return flatten_scores(scores), gen_s
+
+
+def _comet(cfg: TrialConfig) -> Any:
+    """The configured COMET model, through the shared per-node actor when ``comet_service`` is on and
+    Ray runs in this process (``trainable.comet_service``)."""
+    if not getattr(cfg, "comet_service", False):
+        return cfg.comet_model
+    import ray
+
+    if not ray.is_initialized():
+        return cfg.comet_model
+    from trainable.comet_service import comet_service
+
+    return comet_service(cfg.comet_model)
 
 
 def evaluate_adapter(

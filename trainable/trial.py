@@ -76,7 +76,7 @@ class TrialRecipe:
         from trainable.evaluate import eval_subset, load_split, load_terms, resolve_device
         from trainable.model_loading import add_lora, load_base_model
         from trainable.prompting import DEFAULT_SYSTEM_PROMPT, build_examples
-        from trainable.train_step import StepOptions, make_adamw
+        from trainable.train_step import StepOptions, compile_decoder_layers, make_adamw
 
         cfg = self.cfg
         _seed_everything(cfg.seed)
@@ -95,6 +95,8 @@ class TrialRecipe:
         self.model = add_lora(
             model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout, target_modules=cfg.target_modules
         )
+        if cfg.compile:
+            compile_decoder_layers(self.model)
         self.examples, self.dropped = build_examples(
             self.tokenizer,
             [(p.src, p.ref) for p in train],
@@ -115,10 +117,11 @@ class TrialRecipe:
             self.total_steps = min(self.total_steps, cfg.max_steps)
 
         self.step_options = StepOptions(
-            micro_batch_size=cfg.micro_batch_size, packed=cfg.packed, chunked_loss=cfg.chunked_loss
+            micro_batch_size=cfg.micro_batch_size, packed=cfg.packed, chunked_loss=cfg.chunked_loss,
+            pad_to_multiple_of=16 if cfg.compile else 1,
         )
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = make_adamw(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused="auto",
+        self.optimizer = make_adamw(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=cfg.fused_adamw,
                                     device=self.device)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(cfg, self.total_steps))
 
@@ -206,6 +209,12 @@ class TrialRecipe:
         if cached is None or cached[0] != epoch:
             order = list(range(len(self.examples)))
             random.Random(self.cfg.seed * 1_000_003 + epoch).shuffle(order)
+            if self.cfg.length_grouped:
+                from trainable.batching import length_grouped_order
+
+                lengths = [len(ex.input_ids) for ex in self.examples]
+                step_size = self.cfg.batch_size * self.cfg.grad_accum
+                order = length_grouped_order(lengths, step_size, seed=self.cfg.seed, epoch=epoch)
             self._order_cache = (epoch, order)
         return self._order_cache[1]
 

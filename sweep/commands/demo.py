@@ -7,7 +7,7 @@ Four stages, each the Python function of an existing command (no shelling out):
 3. the S0 baseline (`mtsweep baseline`): the base model, no adapter, same prompt and decoding;
 4. the Pareto outputs (`mtsweep pareto`): tables, pareto.png, pareto.html, curves.png, hypervolume.
 
-Layout: ``<out>/assets/`` (toy model + COMET) and ``<out>/sweep/`` (a sweep results folder,
+Layout: ``<out>/assets/`` (toy model + COMET) and ``<out>/sweeps/demo/`` (a sweep results folder,
 docs/architecture.md, with ``baseline.json`` and ``pareto/`` inside). ``<out>`` is never overwritten.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 HELP = "run the whole system in minutes on CPU with a TOY model: tiny model -> real sweep -> S0 -> Pareto plots"
 DEFAULT_OUT = "demo_out"
 QUICK_TRIALS = 4
-QUICK_MAX_STEPS = 20
+QUICK_MAX_STEPS = 30
 CONFIG_NAME = "demo.yaml"
 REAL_CONFIG_NAME = "qwen_gpu.yaml"
 
@@ -51,11 +51,14 @@ def config_path() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    import warnings
+
     from sweep.results_dir import create_results_dir
     from trainable.errors import InputError
 
     if args.trials is not None and args.trials < 1:
         raise InputError("--trials", f"must be >= 1, got {args.trials}")
+    warnings.filterwarnings("ignore", message=".*pkg_resources is deprecated.*")  # comet's imports, not ours
     t0 = time.perf_counter()
     requested = Path(args.out).expanduser().resolve()
     earlier_assets = requested / "assets"
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         model_dir, comet_ckpt = toy_assets(demo_dir / "assets", earlier, required=False)
 
     _stage(2, "the sweep (local Ray, Optuna NSGA-II, MO-ASHA early stopping, 2 trials at a time)", t0)
-    sweep_dir = demo_dir / "sweep"
+    sweep_dir = demo_dir / "sweeps" / "demo"  # like `mtsweep run`'s default sweeps/<name>
     code = run_sweep(sweep_dir, model_dir, comet_ckpt, trials=args.trials, quick=args.quick,
                      live_every=args.live_every)
     if code != 0:
@@ -156,17 +159,24 @@ def quiet_local_ray() -> Iterator[None]:
 
 
 def trial_summary(sweep_dir: Path) -> list[str]:
-    """One line per finished trial: number, preset, state, stop cause, lr."""
+    """One line per finished trial: number, preset, lr, how it ended."""
     from sweep.records import read_jsonl
 
     lines = []
     for t in sorted(read_jsonl(sweep_dir / "trials.jsonl"), key=lambda r: r.get("optuna_number") or 0):
         params = t.get("params") or {}
-        name = f" ({params['_preset']})" if params.get("_preset") else ""
         lr = params.get("lr")
-        lines.append(f"  #{t.get('optuna_number')}{name}: {t.get('state')}, {t.get('stop_cause')} after "
-                     f"{t.get('steps')} steps" + (f", lr={lr:.3g}" if isinstance(lr, float) else "")
-                     + ("  <- DIVERGED (NaN/spike guard)" if t.get("diverged") else ""))
+        head = f"  #{t.get('optuna_number')}" + (f" ({params['_preset']})" if params.get("_preset") else "")
+        head += f" lr={lr:.3g}" if isinstance(lr, float) else ""
+        steps, cause = t.get("steps"), t.get("stop_cause")
+        if t.get("diverged"):
+            at = f" at step {t['diverged_step']}" if t.get("diverged_step") else ""
+            how = f"DIVERGED{at} ({cause}): stopped by the NaN/spike guard, step-{steps} result kept"
+        elif t.get("state") == "PRUNED":
+            how = f"stopped early by MO-ASHA at step {steps}"
+        else:
+            how = f"{t.get('state')}, {cause} after {steps} steps"
+        lines.append(f"{head}: {how}")
     return lines
 
 
@@ -191,7 +201,8 @@ def print_closing(demo_dir: Path, sweep_dir: Path, wall_s: float) -> None:
     print(
         "\nThis demo used a TOY model: a tiny Qwen2-shaped LM trained for seconds on the bundled sample data, "
         "and a tiny untrained COMET.\nThe code paths are the real ones; the translations and scores mean "
-        "nothing, so do not read the front as a result.\n"
+        "nothing, so do not read the front as a result (fine-tuning this toy rarely beats its own S0 on both\n"
+        "objectives, so a hypervolume of 0 against the S0 reference is normal here).\n"
         "\nThe real thing (a GPU; Qwen/Qwen2.5-0.5B-Instruct and Unbabel/wmt22-comet-da in the local "
         "Hugging Face cache; your EN-JA data):\n"
         f"  mtsweep run {real} --set trial.train_path=train.jsonl --set trial.dev_path=dev.jsonl "

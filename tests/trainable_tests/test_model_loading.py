@@ -49,7 +49,9 @@ def test_lora_train_step_on_cpu(tiny_assets, quantization: str) -> None:
     frozen_before = {n: p.detach().clone() for n, p in peft_model.named_parameters() if not p.requires_grad}
     lora_before = {n: p.detach().clone() for n, p in trainable.items()}
 
-    examples, _ = build_examples(tokenizer, [("Save the file", "ファイルを保存"), ("Open settings", "設定を開く")])
+    examples, _ = build_examples(
+        tokenizer, [("Save the file", "ファイルを保存"), ("Open settings", "設定を開く")]
+    )
     batch = collate(examples, tokenizer.pad_token_id)
     optimizer = torch.optim.AdamW(trainable.values(), lr=1e-2)
     peft_model.train()
@@ -85,6 +87,11 @@ def test_bad_quantization_and_targets_are_input_errors(tiny_assets) -> None:
 
 
 def test_unknown_hub_id_is_input_error(monkeypatch) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants
+    import transformers.utils.hub
+
+    # Offline mode (read at import time, hence the patches): fail at once instead of retrying the network.
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(transformers.utils.hub, "_is_offline_mode", True)
     with pytest.raises(InputError, match="^model: cannot load 'no-such-org/no-such-model'"):
         load_base_model("no-such-org/no-such-model", quantization="bf16", device="cpu")

@@ -64,7 +64,13 @@ def test_example_is_prompt_then_answer_then_end_of_turn(tokenizer) -> None:
 
 @pytest.mark.parametrize(
     ("masking", "lam", "prompt_weight"),
-    [("full", 0.5, 1.0), ("answer_only", 0.5, 0.0), ("weighted", 0.25, 0.25), ("weighted", 0.0, 0.0), ("weighted", 1.0, 1.0)],
+    [
+        ("full", 0.5, 1.0),
+        ("answer_only", 0.5, 0.0),
+        ("weighted", 0.25, 0.25),
+        ("weighted", 0.0, 0.0),
+        ("weighted", 1.0, 1.0),
+    ],
 )
 def test_label_mask_token_by_token(tokenizer, masking: str, lam: float, prompt_weight: float) -> None:
     ex = build_example(tokenizer, SRC, REF, masking=masking, prompt_loss_weight=lam)
@@ -114,7 +120,9 @@ def test_loss_matches_plain_cross_entropy(tokenizer) -> None:
     for masking in ("full", "answer_only"):
         batch, (loss, n), logits = _loss(tokenizer, 1, masking=masking)
         labels = batch["labels"][:, 1:]
-        expected = F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+        expected = F.cross_entropy(
+            logits[:, :-1].reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=IGNORE_INDEX
+        )
         assert float(loss) == pytest.approx(float(expected), rel=1e-6)
         assert n == int((labels != IGNORE_INDEX).sum())
 
@@ -124,7 +132,9 @@ def test_weighted_loss_is_weighted_mean(tokenizer) -> None:
 
     batch, (loss, _), logits = _loss(tokenizer, 2, masking="weighted", prompt_loss_weight=0.3)
     labels, w = batch["labels"][:, 1:], batch["loss_weights"][:, 1:]
-    ce = F.cross_entropy(logits[:, :-1].reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="none")
+    ce = F.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="none"
+    )
     w = w.reshape(-1) * (labels.reshape(-1) != IGNORE_INDEX)
     assert float(loss) == pytest.approx(float((ce * w).sum() / w.sum()), rel=1e-6)
     s, ws, _ = weighted_lm_loss_terms(logits, batch["labels"], batch["loss_weights"])
@@ -174,7 +184,9 @@ def test_truncation_cuts_the_source_never_the_answer(tokenizer) -> None:
     lam=st.floats(0.0, 1.0),
     max_len=st.integers(1, 120),
 )
-def test_every_example_trains_end_of_turn(tokenizer, src: str, ref: str, masking: str, lam: float, max_len: int) -> None:
+def test_every_example_trains_end_of_turn(
+    tokenizer, src: str, ref: str, masking: str, lam: float, max_len: int
+) -> None:
     ex = build_example(tokenizer, src, ref, masking=masking, prompt_loss_weight=lam, max_seq_len=max_len)
     if ex is None:
         return

@@ -1,0 +1,64 @@
+"""`mtsweep demo --quick`: the whole chain (toy assets -> real sweep on local Ray -> S0 -> Pareto outputs)
+writes every promised file, leaves every trial final in the study, shows a divergence stop, and never
+overwrites an earlier demo folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+
+from sweep.cli import main
+from sweep.commands.demo import QUICK_TRIALS
+from sweep.records import read_jsonl
+
+PARETO_FILES = ("pareto.png", "pareto.html", "curves.png", "pareto.csv", "pareto.md", "pareto.tex", "pareto.json",
+                "trials.csv", "hypervolume.csv", "hypervolume.png", "summary.json")
+
+
+@pytest.mark.integration
+def test_quick_demo_writes_everything(tmp_path: Path, tiny_assets, capsys: pytest.CaptureFixture[str]) -> None:
+    earlier = tmp_path / "demo_out"
+    earlier.mkdir()
+    (earlier / "keep.txt").write_text("an earlier demo")
+    assets = tiny_assets.model_dir.parent
+
+    code = main(["demo", "--quick", "--out", str(earlier), "--assets", str(assets), "--live-every", "60"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+
+    assert (earlier / "keep.txt").read_text() == "an earlier demo"  # never overwritten
+    assert sorted(p.name for p in earlier.iterdir()) == ["keep.txt"]
+    sweep = tmp_path / "demo_out-2" / "sweeps" / "demo"
+    for name in ("sweep.yaml", "study.db", "reports.jsonl", "trials.jsonl", "baseline.json", "ray"):
+        assert (sweep / name).exists(), name
+    pareto = sweep / "pareto"
+    for name in PARETO_FILES:
+        assert (pareto / name).is_file() and (pareto / name).stat().st_size > 0, name
+    for name in ("pareto.png", "curves.png"):
+        assert (pareto / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("pareto.png", "pareto.html", "pareto.csv", "pareto.json"):
+        assert (pareto / "checkpoint_level" / name).is_file(), name
+    baseline = json.loads((sweep / "baseline.json").read_text())
+    assert baseline["model"] == str(tiny_assets.model_dir) and 0 <= baseline["metrics"]["term_acc"] <= 1
+
+    study = optuna.load_study(study_name="demo", storage=f"sqlite:///{sweep / 'study.db'}")
+    assert len(study.trials) == QUICK_TRIALS
+    assert all(t.state.name in ("COMPLETE", "PRUNED", "FAIL") for t in study.trials)  # every trial final
+    assert all(t.user_attrs.get("stop_cause") for t in study.trials)
+    trials = read_jsonl(sweep / "trials.jsonl")
+    assert sorted(t["optuna_number"] for t in trials) == list(range(QUICK_TRIALS))
+
+    # The NaN-prone preset diverges after its first evals: stopped by the guard, its last good result kept.
+    preset = next(t for t in trials if t["params"].get("_preset") == "lr_too_high")
+    assert preset["diverged"] and preset["stop_cause"] in ("nonfinite_loss", "nonfinite_grad", "loss_spike", "grad_spike")
+    assert preset["state"] == "COMPLETE" and preset["diverged_step"] > preset["steps"] >= 10
+    summary = json.loads((pareto / "summary.json").read_text())
+    assert summary["running_trials"] == []
+
+    assert "DIVERGED at step" in out and "TOY model" in out
+    for needle in ("Qwen/Qwen2.5-0.5B-Instruct", "Unbabel/wmt22-comet-da", "qwen_gpu.yaml", "pareto.png", "curves.png",
+                   "pareto.html"):
+        assert needle in out, needle
