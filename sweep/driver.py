@@ -37,6 +37,10 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None, num_
     try:
         yield
     finally:
+        from trainable.comet_service import stop_comet_services
+
+        with contextlib.suppress(Exception):  # detached shared-COMET actors must not outlive the sweep
+            stop_comet_services()
         if started:
             ray.shutdown()
 
