@@ -18,7 +18,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 test: setup lint
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q --durations=25
 
 demo: setup
 	$(VENV)/bin/mtsweep demo
