@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trials in the sweep (default: num_trials of sweep/configs/demo.yaml, "
                         f"{QUICK_TRIALS} with --quick)")
     parser.add_argument("--quick", action="store_true",
-                        help=f"a smaller demo (about 2 minutes): {QUICK_TRIALS} trials of {QUICK_MAX_STEPS} steps")
+                        help=f"a smaller demo (about a minute): {QUICK_TRIALS} trials of {QUICK_MAX_STEPS} steps")
     parser.add_argument("--assets", metavar="DIR", default=None,
                         help="reuse toy assets built by `mtsweep make-tiny-model DIR` (DIR/model, DIR/comet)")
     parser.add_argument("--live-every", type=float, default=15.0, metavar="S",
