@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -119,8 +121,12 @@ class CometScorer:
 
         samples = [{"src": s, "mt": h, "ref": r} for s, h, r in zip(srcs, hyps, refs, strict=True)]
         gpus = 1 if torch.cuda.is_available() else 0
-        output = self.model.predict(samples, batch_size=self.batch_size, gpus=gpus, progress_bar=False,
-                                    num_workers=0)
+        for name in ("pytorch_lightning", "pytorch_lightning.utilities.rank_zero", "lightning.pytorch"):
+            logging.getLogger(name).setLevel(logging.ERROR)  # "GPU available", tips: once per predict
+        with warnings.catch_warnings():  # Lightning's per-call deprecation chatter
+            warnings.simplefilter("ignore")
+            output = self.model.predict(samples, batch_size=self.batch_size, gpus=gpus, progress_bar=False,
+                                        num_workers=0)
         return [float(x) for x in output.scores]
 
     def score(self, srcs: Sequence[str], hyps: Sequence[str], refs: Sequence[str]) -> float:
@@ -162,7 +168,9 @@ def _load_comet(model: str) -> Any:
 
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "comet"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    import comet
+    with warnings.catch_warnings():  # torchmetrics' pkg_resources deprecation warning at import
+        warnings.simplefilter("ignore")
+        import comet
 
     if path.is_file():
         return comet.load_from_checkpoint(str(path), local_files_only=True)
