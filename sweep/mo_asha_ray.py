@@ -31,27 +31,9 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
 
     _supports_buffered_results = False  # decide on every report, not on a buffered batch
 
-    def __init__(
-        self,
-        objectives: list[str],
-        modes: list[str],
-        *,
-        grace_steps: int,
-        reduction_factor: float = 3,
-        max_steps: int,
-        tie_break: str = "crowding",
-        step_key: str = "step",
-    ) -> None:
+    def __init__(self, core: MOASHA) -> None:
         super().__init__()
-        self.core = MOASHA(
-            objectives,
-            modes,
-            grace_steps=grace_steps,
-            reduction_factor=reduction_factor,
-            max_steps=max_steps,
-            tie_break=tie_break,
-            step_key=step_key,
-        )
+        self.core = core
 
     @property
     def stopped_trials(self) -> dict[str, int]:
@@ -86,23 +68,7 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
             self.__dict__.update(pickle.load(fh))
 
 
-def make_ray_scheduler(
-    objectives: list[str],
-    modes: list[str],
-    *,
-    grace_steps: int,
-    reduction_factor: float = 3,
-    max_steps: int,
-    tie_break: str = "crowding",
-    step_key: str = "step",
-) -> MultiObjectiveASHAScheduler:
-    """Build the Ray Tune scheduler (validates arguments: ValueError naming the bad one)."""
-    return MultiObjectiveASHAScheduler(
-        objectives,
-        modes,
-        grace_steps=grace_steps,
-        reduction_factor=reduction_factor,
-        max_steps=max_steps,
-        tie_break=tie_break,
-        step_key=step_key,
-    )
+def make_ray_scheduler(objectives: list[str], modes: list[str], **options: Any) -> MultiObjectiveASHAScheduler:
+    """Build the Ray Tune scheduler; ``options`` are :class:`sweep.mo_asha.MOASHA`'s keyword arguments
+    (validated there: ValueError naming the bad one)."""
+    return MultiObjectiveASHAScheduler(MOASHA(objectives, modes, **options))
