@@ -117,6 +117,7 @@ def print_summary(cfg: SweepConfig, results_dir: Path, study: Any, trials: list[
     if front:
         rows = [[t.number, *t.values, t.user_attrs.get("stop_cause"), short_params(t.params, 70)]
                 for t in sorted(front, key=lambda t: t.number)]
-        print("Pareto front (" + ", ".join(f"{o} {m}" for o, m in zip(cfg.objectives, cfg.modes, strict=True)) + "):")
+        print("Pareto front of the COMPLETE trials (" + ", ".join(f"{o} {m}" for o, m in zip(cfg.objectives, cfg.modes, strict=True))
+              + f"; every trial and checkpoint: mtsweep pareto {results_dir}):")
         print(format_table(["#", *cfg.objectives, "stop", "params"], rows))
     print(f"results: {results_dir}")

@@ -118,7 +118,7 @@ def build_tuner(cfg: SweepConfig, results_dir: Path, *, live_every_s: float = 10
             results_dir, storage_url=storage_url, study_name=study_name, objectives=list(cfg.objectives),
             param_keys=param_keys(space),
         ),
-        LiveTable(list(cfg.objectives), every_s=live_every_s),
+        LiveTable(list(cfg.objectives), every_s=live_every_s, scheduler=scheduler),
     ]
     if cfg.wandb.mode != "off":  # W&B dashboards (issue "Cluster and tracking")
         from sweep.wandb_logging import WandbTrialLogger
@@ -147,8 +147,9 @@ class LiveTable(Callback):
     """Prints a compact trial table (status, step, objectives, params) every ``every_s`` seconds
     when something changed, and once more at the end."""
 
-    def __init__(self, objectives: list[str], *, every_s: float = 10.0, stream: Any = None) -> None:
+    def __init__(self, objectives: list[str], *, every_s: float = 10.0, stream: Any = None, scheduler: Any = None) -> None:
         self.objectives = list(objectives)
+        self.scheduler = scheduler  # MO-ASHA: tells which trials it stopped ("pruned")
         self.every_s = every_s
         self.stream = stream
         self._last_print = 0.0
@@ -190,7 +191,7 @@ class LiveTable(Callback):
             last = t.last_result or {}
             rows.append(
                 [t.trial_id, t.config.get(OPTUNA_NUMBER_KEY), t.status, last.get("step"),
-                 *[last.get(o) for o in self.objectives], last.get("stop_cause"),
+                 *[last.get(o) for o in self.objectives], self._stop_cause(t, last),
                  short_params({k: v for k, v in t.config.items() if k in _searched(t)})]
             )
         elapsed = time.monotonic() - self._started
@@ -198,6 +199,11 @@ class LiveTable(Callback):
         headers = ["trial", "#", "status", "step", *self.objectives, "stop", "params"]
         print(f"\n[{elapsed:7.1f}s] trials: {summary}", file=self._out())
         print(format_table(headers, rows), file=self._out(), flush=True)
+
+
+    def _stop_cause(self, trial: Any, last: dict) -> str | None:
+        info = getattr(self.scheduler, "stop_info", lambda _: None)(trial.trial_id)
+        return last.get("stop_cause") or (info or {}).get("stop_cause")
 
 
 def _searched(trial: Any) -> set[str]:

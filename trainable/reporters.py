@@ -43,6 +43,13 @@ def checkpoint_name(metrics: dict[str, Any]) -> str:
 class TuneReporter:
     """Reports to Ray Tune from inside a function trainable."""
 
+    def __init__(self) -> None:
+        import logging
+
+        # Ray logs one INFO line per persisted checkpoint from every worker; the sweep's table says enough.
+        for name in ("ray.train._internal.storage", "ray.train.v2._internal.execution.storage"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
     def report(self, metrics: dict[str, Any], checkpoint_dir: str | None = None) -> None:
         from ray import tune
 
