@@ -124,6 +124,19 @@ class TrialConfig:
     """A loss more than this many standard deviations above the window mean is a spike; None = off."""
     spike_zscore_grad: float | None = 6.0
     """Likewise for the pre-clip gradient norm; None = off."""
+    spike_min_ratio_loss: float | None = 1.5
+    """A z-score loss spike must also exceed this many times the window mean, so a low-variance window does
+    not turn an ordinary noisy step into a spike; None = the z-score alone decides."""
+    spike_min_ratio_grad: float | None = 3.0
+    """Likewise for the pre-clip gradient norm (noisier than the loss with small micro-batches)."""
+    spike_outlier_zscore: float | None = 3.0
+    """Good values more than this many standard deviations above the window mean stay out of the window,
+    so a slow ramp is still compared against the healthy history; None = every good value joins."""
+    loss_blowup_factor: float | None = 4.0
+    """A loss above this many times the reference loss (median of the first ``loss_reference_steps`` good
+    losses) is a ``loss_spike`` from step 2 on, before any window statistics; None = off."""
+    loss_reference_steps: int = 5
+    """Good losses, from the first step on, whose median is the reference loss of ``loss_blowup_factor``."""
 
     # --- data --------------------------------------------------------------------------------
     train_path: str | None = None
@@ -191,10 +204,16 @@ class TrialConfig:
             raise ConfigValueError(
                 "spike_min_history", f"must be in [2, spike_window={self.spike_window}], got {self.spike_min_history}"
             )
-        for name in ("spike_zscore_loss", "spike_zscore_grad"):
+        for name in ("spike_zscore_loss", "spike_zscore_grad", "spike_outlier_zscore"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ConfigValueError(name, f"must be > 0 or null, got {value}")
+        for name in ("spike_min_ratio_loss", "spike_min_ratio_grad", "loss_blowup_factor"):
+            value = getattr(self, name)
+            if value is not None and not value > 1:
+                raise ConfigValueError(name, f"must be > 1 or null, got {value}")
+        if self.loss_reference_steps < 1:
+            raise ConfigValueError("loss_reference_steps", f"must be >= 1, got {self.loss_reference_steps}")
         if (self.inject_fault_step is None) != (self.inject_fault_kind is None):
             raise ConfigValueError("inject_fault_kind", "inject_fault_step and inject_fault_kind go together")
         if not (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:")):
