@@ -122,20 +122,27 @@ class SearchSpace:
         """
         if self.function is not None:
             return _import_function(self.function, self.where)(trial)
-        values: dict[str, Any] = {}
-        out: dict[str, Any] = {}
-        for p in self.params:
-            if not p.active(values):
-                if p.has_otherwise:
-                    out[p.name] = p.otherwise
-                continue
-            if p.kind == "fixed":
-                values[p.name] = out[p.name] = p.value
-                continue
-            values[p.name] = _suggest(trial, p)
+        values, out = self._walk(lambda p: _suggest(trial, p))
+        out.update({p.name: p.value for p in self.params if p.kind == "fixed" and p.name in values})
         out.update(self._derived(values))
         out.update(self._preset_constants(trial))
         return out
+
+    def _walk(self, sample: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Visit the params in order: ``(values of the active ones, otherwise-values of inactive ones)``.
+
+        Fixed params take their value; the others take ``sample(param)``. A condition sees the values
+        chosen before it.
+        """
+        values: dict[str, Any] = {}
+        inactive: dict[str, Any] = {}
+        for p in self.params:
+            if not p.active(values):
+                if p.has_otherwise:
+                    inactive[p.name] = p.otherwise
+                continue
+            values[p.name] = p.value if p.kind == "fixed" else sample(p)
+        return values, inactive
 
     def sample_random(self, rng: random.Random) -> dict[str, Any]:
         """A uniformly random point (log-uniform where ``log``), as the trial config would get it.
@@ -145,15 +152,8 @@ class SearchSpace:
         """
         if self.function is not None:
             return self._sample_random_python(rng)
-        values: dict[str, Any] = {}
-        out: dict[str, Any] = {}
-        for p in self.params:
-            if not p.active(values):
-                if p.has_otherwise:
-                    out[p.name] = p.otherwise
-                continue
-            values[p.name] = p.value if p.kind == "fixed" else _random_value(p, rng)
-            out[p.optuna_name] = values[p.name]
+        values, out = self._walk(lambda p: _random_value(p, rng))
+        out.update({p.optuna_name: values[p.name] for p in self.params if p.name in values})
         out.update(self._derived(values))
         return out
 
