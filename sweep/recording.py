@@ -202,9 +202,11 @@ class RecordingOptunaSearch(OptunaSearch):
 
 # --- results files --------------------------------------------------------------------------
 def _report_key(metrics: dict[str, Any]) -> Any:
-    """What identifies a report within its trial: its ``step`` (else Ray's iteration counter)."""
+    """What identifies a report within its trial: its ``step`` (else Ray's iteration counter) and whether
+    it is final (a diverged trial's final report repeats its last good eval's step: it must be kept)."""
     step = metrics.get("step")
-    return ("step", step) if step is not None else ("iter", metrics.get("training_iteration"))
+    final = bool(metrics.get("is_final"))
+    return ("step", step, final) if step is not None else ("iter", metrics.get("training_iteration"), final)
 
 
 class ResultsFileCallback(Callback):
