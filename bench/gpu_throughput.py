@@ -282,7 +282,7 @@ class Trainer:
         batches = collate_step(micro_batches, 0, self.opts)
         loss, tokens = accumulate_step(self.model, batches, self.opts, self.device)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm=0.1)
-        float(loss), float(grad_norm)  # the divergence guard needs both on the host every step
+        self.last = (float(loss), float(grad_norm))  # the divergence guard needs both on the host every step
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return tokens
@@ -351,7 +351,7 @@ def train_values(bench: Bench, tokens: int, n_steps: int, elapsed: float, warm_s
 
 
 # ----------------------------------------------------------------------------- eval generation
-def measure_generation(bench: Bench, model: Any, merged: bool, batch: int) -> dict[str, Any]:
+def measure_generation(bench: Bench, model: Any, merged: bool, batch: int, *, static: bool = False) -> dict[str, Any]:
     """Greedy generation of ``bench.new_tokens`` new tokens for ``batch`` prompts; projected full-dev time."""
     import copy
 
@@ -371,10 +371,13 @@ def measure_generation(bench: Bench, model: Any, merged: bool, batch: int) -> di
     g = torch.Generator().manual_seed(0)
     config = GenerationConfig(max_new_tokens=bench.new_tokens, min_new_tokens=bench.new_tokens, do_sample=False,
                               num_beams=1, eos_token_id=None, pad_token_id=0, use_cache=True)
+    if static:  # static KV cache (transformers compiles the decoding step for it)
+        config.cache_implementation = "static"
     with torch.inference_mode():
-        warm = torch.randint(10, vocab, (min(batch, 8), bench.prompt_len), generator=g).to(bench.device)
+        warm_batch = batch if static else min(batch, 8)  # a static cache is compiled for its batch shape
+        warm = torch.randint(10, vocab, (warm_batch, bench.prompt_len), generator=g).to(bench.device)
         gen_model.generate(input_ids=warm, attention_mask=torch.ones_like(warm),
-                           generation_config=replace_gen(config, max_new_tokens=4, min_new_tokens=4))
+                           generation_config=config if static else replace_gen(config, max_new_tokens=4, min_new_tokens=4))
         ids = torch.randint(10, vocab, (batch, bench.prompt_len), generator=g).to(bench.device)
         sync(bench.device)
         t0 = time.perf_counter()
@@ -504,6 +507,125 @@ def worker_main(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- eval scoring + checks
+# FacebookAI/xlm-roberta-large config.json (public values): the encoder of Unbabel/wmt22-comet-da.
+XLMR_LARGE = {"vocab_size": 250002, "hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16,
+              "intermediate_size": 4096, "max_position_embeddings": 514, "type_vocab_size": 1, "pad_token_id": 1,
+              "layer_norm_eps": 1e-5}
+TINY_XLMR = {**XLMR_LARGE, "vocab_size": 3000, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "intermediate_size": 128}
+SCORE_SPECS = (  # (name, dtype, batch): COMET runs fp32 (Lightning's default precision) in the trial
+    ("score: COMET-shaped fp32 b64", "float32", 64),
+    ("score: COMET-shaped bf16 b256", "bfloat16", 256),
+)
+METRICS_ROW = "score: BLEU(char) + chrF++ + term acc"
+STATIC_ROW = "eval: bf16 merged b1024 static KV cache"
+CHECK_TRAIN_ROW = "check: fast path vs plain bf16 (same 5 steps)"
+CHECK_EVAL_ROW = "check: merged vs unmerged LoRA logits"
+
+
+def measure_comet_shaped(bench: Bench, dtype_name: str, batch: int) -> dict[str, Any]:
+    """COMET's cost on a full dev set: an XLM-R-large encoder (random weights) over src, mt and ref.
+
+    wmt22-comet-da encodes the three segments of each pair with XLM-R large (all hidden states kept for
+    its layer-wise attention), then pools them and runs a small feed-forward head: the encoder is the
+    cost. Segment lengths ~ N(40, 15) subword tokens, length-sorted batches as COMET builds them.
+    """
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    dtype = getattr(torch, dtype_name)
+    config = XLMRobertaConfig(**(TINY_XLMR if bench.smoke else XLMR_LARGE))
+    with torch.device(bench.device):
+        model = XLMRobertaModel(config, add_pooling_layer=False).to(dtype).eval()
+    rng = random.Random(0)
+    n_segments = 3 * (96 if bench.smoke else DEV_PAIRS)
+    lengths = sorted((int(min(160, max(4, rng.gauss(40, 15)))) for _ in range(n_segments)), reverse=True)
+    weights = torch.softmax(torch.zeros(config.num_hidden_layers + 1, device=bench.device, dtype=dtype), 0)
+    with torch.inference_mode():
+        def encode(chunk: list[int]) -> None:
+            ids = torch.full((len(chunk), chunk[0]), config.pad_token_id, device=bench.device)
+            mask = torch.zeros_like(ids)
+            for row, n in enumerate(chunk):
+                ids[row, :n] = torch.randint(5, config.vocab_size, (n,), device=bench.device)
+                mask[row, :n] = 1
+            hidden = model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+            mixed = sum(w * h for w, h in zip(weights, hidden, strict=True))  # layer-wise attention
+            (mixed * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)  # average pooling
+        encode(lengths[:batch])  # warm-up at the largest shape
+        sync(bench.device)
+        t0 = time.perf_counter()
+        for start in range(0, n_segments, batch):
+            encode(lengths[start : start + batch])
+        sync(bench.device)
+        elapsed = time.perf_counter() - t0
+    return {"segments/s": n_segments / elapsed, "full-dev s": elapsed * (3 * DEV_PAIRS) / n_segments,
+            "peak GiB": peak_gib(bench.device)}
+
+
+def measure_metrics(bench: Bench) -> dict[str, Any]:
+    """The trial's own scoring (``trainable.metrics.score_all``, no COMET) on 2,668 sample-data pairs (CPU)."""
+    from trainable.data import load_pairs, sample_data_dir
+    from trainable.glossary import load_glossary
+    from trainable.metrics import score_all
+
+    pairs = load_pairs(sample_data_dir() / "dev.jsonl") + load_pairs(sample_data_dir() / "test.jsonl")
+    pairs = [pairs[i % len(pairs)] for i in range(DEV_PAIRS)]
+    terms = load_glossary(sample_data_dir() / "glossary.tsv")
+    refs = [p.ref for p in pairs]
+    hyps = refs[1:] + refs[:1]  # wrong on purpose: real n-gram and term mismatches to count
+    t0 = time.perf_counter()
+    score_all([p.src for p in pairs], hyps, refs, terms=terms, comet=None)
+    return {"full-dev s": time.perf_counter() - t0}
+
+
+def check_fast_vs_plain(bench: Bench, model: Any, examples: list[Any]) -> dict[str, Any]:
+    """The same 5 optimizer steps (same examples, same LoRA start, dropout off) on the plain path
+    (mb8x4, AdamW, full logits) and the fast path's step code (mb32x1, fused AdamW, chunked CE)."""
+    import torch
+
+    start = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    plain = TrainSpec("plain", quant="bf16", micro=8, accum=4)
+    fast = TrainSpec("fast", quant="bf16", micro=32, accum=1, fused=True, chunked=True)
+    curves = []
+    model.eval()  # LoRA dropout off: both paths see identical functions
+    for spec in (plain, fast):
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in start:
+                    p.copy_(start[n])
+        trainer = Trainer(model, spec, bench.device)
+        curve = []
+        for mb in step_batches(examples, spec)[:5]:
+            trainer.step(mb)
+            curve.append(trainer.last)
+        curves.append(curve)
+        del trainer
+    model.train()
+    loss_diff = max(abs(a[0] - b[0]) / abs(a[0]) for a, b in zip(*curves, strict=True))
+    grad_diff = max(abs(a[1] - b[1]) / abs(a[1]) for a, b in zip(*curves, strict=True))
+    return {"max rel diff loss": loss_diff, "max rel diff grad": grad_diff}
+
+
+def check_merged_logits(bench: Bench, model: Any) -> dict[str, Any]:
+    """Next-token logits of the merged copy vs the unmerged LoRA model on 64 prompts (bf16)."""
+    import copy
+
+    import torch
+
+    model.eval()
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(10, model.config.vocab_size, (64, bench.prompt_len), generator=g).to(bench.device)
+    with torch.inference_mode():
+        ref = model(input_ids=ids).logits[:, -1].float()
+        merged = copy.deepcopy(model).merge_and_unload()
+        out = merged(input_ids=ids).logits[:, -1].float()
+    del merged
+    model.train()
+    return {"rel diff logits": float((out - ref).norm() / ref.norm()),
+            "argmax agree": float((out.argmax(-1) == ref.argmax(-1)).float().mean())}
+
+
 # ----------------------------------------------------------------------------- driver
 def run(bench: Bench) -> list[Row]:
     """Every item in priority order (the compile row last: it alone can take long), each time-boxed."""
@@ -540,10 +662,20 @@ def run(bench: Bench) -> list[Row]:
                     continue
                 rows.append(add(bench, guarded(bench, spec.name, lambda s=spec, m=model: measure_training(
                     bench, m, s, examples, 2.0 if bench.smoke else 6.0))))
+            if quant == "bf16":
+                rows += [add(bench, checked(bench, CHECK_TRAIN_ROW, lambda m=model: check_fast_vs_plain(
+                             bench, m, examples))),
+                         add(bench, checked(bench, CHECK_EVAL_ROW, lambda m=model: check_merged_logits(bench, m)))]
             for row in eval_rows(bench, model, quant, reserve):
                 rows.append(add(bench, row))
             del model
             free()
+        for name, dtype, batch in SCORE_SPECS:
+            rows.append(add(bench, guarded(bench, name, lambda d=dtype, b=batch, n=name: Row(
+                n, measure_comet_shaped(bench, d, b), f"XLM-R large, random weights, 3 x {DEV_PAIRS:,} segments"))))
+            free()
+        rows.append(add(bench, guarded(bench, METRICS_ROW, lambda: Row(
+            METRICS_ROW, measure_metrics(bench), f"trainable.metrics.score_all on {DEV_PAIRS:,} pairs, CPU"))))
         counts = (1, 2) if bench.smoke else SHARE_COUNTS
         if bench.left() > 60 * scale:
             rows += [add(bench, r) for r in run_sharing(bench, counts, phase_s=2.0 if bench.smoke else 8.0,
@@ -561,12 +693,32 @@ def run(bench: Bench) -> list[Row]:
                 bench, load_lora_model(bench, s.quant), s, examples, 2.0 if bench.smoke else 6.0),
                 limit=bench.left() - 5)))
             free()
+        if bench.left() < 30 * scale:
+            rows.append(add(bench, Row(STATIC_ROW, {}, "skipped: over the time budget")))
+        else:
+            rows.append(add(bench, guarded(bench, STATIC_ROW, lambda: Row(STATIC_ROW, measure_generation(
+                bench, load_lora_model(bench, "bf16"), True, 32 if bench.smoke else 1024, static=True),
+                "merged, transformers' static cache"), limit=min(90.0, bench.left() - 5))))
+            free()
     finally:
         tmp.cleanup()
     _note_compile_break_even(rows)
-    order = [s.name for s in specs] + [e[0] for e in eval_specs()]
-    order += [f"share: {k} trial(s) on one GPU" for k in SHARE_COUNTS]
+    order = row_order()
     return sorted(rows, key=lambda r: order.index(r.name) if r.name in order else len(order))
+
+
+def row_order() -> list[str]:
+    """Every row name, in table order."""
+    order = [s.name for s in train_specs()] + [CHECK_TRAIN_ROW] + [e[0] for e in eval_specs()]
+    order += [STATIC_ROW, CHECK_EVAL_ROW, *(n for n, _, _ in SCORE_SPECS), METRICS_ROW]
+    return order + [f"share: {k} trial(s) on one GPU" for k in SHARE_COUNTS]
+
+
+def checked(bench: Bench, name: str, measure: Any) -> Row:
+    """A correctness check as a row: its numbers in the values and, readable, in the note."""
+    row = guarded(bench, name, lambda: Row(name, measure()))
+    row.note = row.note or ", ".join(f"{k} {v:.2e}" if v < 0.01 else f"{k} {v:.3f}" for k, v in row.values.items())
+    return row
 
 
 def progress(bench: Bench, message: str) -> None:
@@ -658,7 +810,7 @@ def free() -> None:
         torch.cuda.empty_cache()
 
 
-COLUMNS = ("tok/s", "step ms", "peak GiB", "% peak (6N)", "warm-up s", "new tok/s", "full-dev s")
+COLUMNS = ("tok/s", "step ms", "peak GiB", "% peak (6N)", "warm-up s", "new tok/s", "segments/s", "full-dev s")
 
 
 def format_table(bench: Bench, rows: list[Row]) -> str:
@@ -680,6 +832,45 @@ def format_table(bench: Bench, rows: list[Row]) -> str:
            line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(b) for b in body]
     return "\n".join(out)
+
+
+SEED_STEPS, SEED_EVALS = 600, 6  # the seed experiment: 600 optimizer steps of 32 pairs, 6 full dev evals
+PROJECTED = (  # (path, training row, generation row, COMET row)
+    ("reference", "reference NF4 mb8x4 AdamW", "eval: NF4 unmerged b256", "score: COMET-shaped fp32 b64"),
+    ("mtsweep defaults", "mtsweep TrialConfig defaults", None, "score: COMET-shaped fp32 b64"),
+    ("mtsweep fast path", "mtsweep fast path", "eval: bf16 merged b1024", "score: COMET-shaped bf16 b256"),
+)
+
+
+def projections(rows: list[Row]) -> list[dict[str, Any]]:
+    """A seed-equivalent trial (600 steps x 32 pairs, 6 full dev evals) per path, from the measured rows."""
+    by_name = {r.name: r.values for r in rows}
+    metrics_s = by_name.get(METRICS_ROW, {}).get("full-dev s")
+    out = []
+    for path, train, gen, comet in PROJECTED:
+        gen = gen or eval_specs()[0][0]
+        step_ms = by_name.get(train, {}).get("step ms")
+        gen_s, comet_s = by_name.get(gen, {}).get("full-dev s"), by_name.get(comet, {}).get("full-dev s")
+        if None in (step_ms, gen_s, comet_s, metrics_s):
+            out.append({"path": path, "note": "a row it needs is missing"})
+            continue
+        eval_s = gen_s + comet_s + metrics_s
+        train_s = SEED_STEPS * step_ms / 1000
+        out.append({"path": path, "train s": train_s, "eval s": eval_s, "trial s": train_s + SEED_EVALS * eval_s,
+                    "note": f"{train} + ({gen} + {comet} + metrics)"})
+    return out
+
+
+def format_projections(projected: list[dict[str, Any]]) -> str:
+    lines = [f"projected seed-equivalent trial ({SEED_STEPS} steps x 32 pairs + {SEED_EVALS} full dev evals; "
+             "model load and checkpoints not counted):"]
+    for p in projected:
+        if "trial s" not in p:
+            lines.append(f"  {p['path']}: n/a ({p['note']})")
+            continue
+        lines.append(f"  {p['path']}: train {p['train s']:.1f} s + {SEED_EVALS} x eval {p['eval s']:.1f} s "
+                     f"= {p['trial s']:.0f} s   [{p['note']}]")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -707,10 +898,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.cpu_smoke:
         bench.steps, bench.new_tokens, bench.prompt_len = 2, 8, 16
     rows = run(bench)
-    print(format_table(bench, rows), flush=True)
+    projected = projections(rows)
+    print(format_table(bench, rows) + "\n" + format_projections(projected), flush=True)
     if args.json:
         args.json.write_text(json.dumps({"device": bench.device_name, "peak_tflops": bench.peak_tflops,
-                                         "rows": [r.__dict__ for r in rows]}, indent=1))
+                                         "rows": [r.__dict__ for r in rows], "projected": projected}, indent=1))
     return 0
 
 

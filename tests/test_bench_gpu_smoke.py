@@ -26,8 +26,7 @@ def test_cpu_smoke_prints_every_row(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
-    expected = [s.name for s in bench.train_specs()] + [e[0] for e in bench.eval_specs()]
-    expected += [f"share: {k} trial(s) on one GPU" for k in bench.SHARE_COUNTS]
+    expected = bench.row_order()
     assert [r["name"] for r in rows] == expected
     table = proc.stdout
     assert all(name in table for name in expected) and "device: CPU" in table
@@ -36,8 +35,17 @@ def test_cpu_smoke_prints_every_row(tmp_path: Path) -> None:
             assert row["note"].startswith("skipped in --cpu-smoke")
             continue
         assert row["values"], row  # measured, not skipped
-        main = row["values"].get("tok/s") or row["values"].get("new tok/s")
+        if row["name"].startswith("check:"):
+            continue
+        main = row["values"].get("tok/s") or row["values"].get("new tok/s") or row["values"].get("full-dev s")
         assert main and main > 0, row
     by_name = {r["name"]: r for r in rows}
     assert "full-dev s" in by_name["eval: bf16 merged b1024"]["values"]
     assert "paid back" in by_name["lever: + torch.compile"]["note"] or "never pays back" in by_name["lever: + torch.compile"]["note"]
+    checks = by_name[bench.CHECK_TRAIN_ROW]["values"]
+    assert checks["max rel diff loss"] < 1e-3 and checks["max rel diff grad"] < 2e-2, checks  # bf16 tolerance
+    assert by_name[bench.CHECK_EVAL_ROW]["values"]["rel diff logits"] < 2e-2
+    projected = json.loads(out.read_text())["projected"]
+    assert [p["path"] for p in projected] == [p[0] for p in bench.PROJECTED]
+    assert all(p["trial s"] == p["train s"] + bench.SEED_EVALS * p["eval s"] > 0 for p in projected), projected
+    assert "projected seed-equivalent trial" in table
