@@ -95,6 +95,9 @@ class TrainSpec:
     packed: bool = False
     chunked: bool = False
     compile: bool = False
+    compile_mode: str | None = None
+    width: int = 16
+    """Padded widths are rounded up to a multiple of this when compiling (``--seq``: one fixed shape)."""
     note: str = ""
 
 
@@ -129,6 +132,19 @@ def train_specs() -> list[TrainSpec]:
                   note="vs + length-grouped"),
         TrainSpec("lever: + torch.compile", quant="bf16", micro=32, accum=1, fused=True, grouped=True,
                   chunked=True, compile=True, note="vs + chunked CE (= fast path)"),
+    ]
+
+
+def probe_specs(seq: int) -> list[TrainSpec]:
+    """Items beyond the table's first run (``--only``): larger micro-batches and CUDA graphs."""
+    fast = dict(quant="bf16", accum=1, fused=True, grouped=True, chunked=True)
+    return [
+        TrainSpec("probe: fast path mb128x1", micro=128, note="vs fast path (effective batch 128)", **fast),
+        TrainSpec("probe: fast path mb256x1", micro=256, note="vs fast path (effective batch 256)", **fast),
+        TrainSpec("probe: compile reduce-overhead mb32", micro=32, compile=True, compile_mode="reduce-overhead",
+                  width=seq, note="CUDA graphs per decoder layer, fixed width", **fast),
+        TrainSpec("probe: compile reduce-overhead mb128", micro=128, compile=True, compile_mode="reduce-overhead",
+                  width=seq, note="CUDA graphs per decoder layer, fixed width", **fast),
     ]
 
 
@@ -269,9 +285,10 @@ class Trainer:
         self.model, self.spec, self.device = model, spec, device
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = make_adamw(self.params, lr=1e-4, weight_decay=0.0, fused=spec.fused, device=device)
-        self.opts = StepOptions(packed=spec.packed, chunked_loss=spec.chunked, pad_to_multiple_of=16 if spec.compile else 1)
+        self.opts = StepOptions(packed=spec.packed, chunked_loss=spec.chunked,
+                                pad_to_multiple_of=spec.width if spec.compile else 1)
         if spec.compile:
-            compile_decoder_layers(model, backend=compile_backend)
+            compile_decoder_layers(model, backend=compile_backend, mode=spec.compile_mode)
 
     def step(self, micro_batches: list[list[Any]]) -> int:
         """One optimizer step as the trial does it (loss and grad norm read back every step)."""
@@ -320,9 +337,11 @@ def measure_training(bench: Bench, model: Any, spec: TrainSpec, examples: list[A
     if spec.compile:  # one warm-up step per padded width, so no (re)compilation lands in the timed steps
         widths: dict[int, Any] = {}
         for mb in steps:
-            widths.setdefault(-(-max(len(e.input_ids) for m in mb for e in m) // 16), mb)
+            widths.setdefault(-(-max(len(e.input_ids) for m in mb for e in m) // spec.width), mb)
         warm_steps = list(widths.values())[:12]
     warm = len(warm_steps)
+    if spec.compile_mode == "reduce-overhead":
+        warm_steps = warm_steps * 3  # CUDA graphs are recorded on a later call than the compile
     for mb in warm_steps:
         trainer.step(mb)
     sync(bench.device)
@@ -626,18 +645,83 @@ def check_merged_logits(bench: Bench, model: Any) -> dict[str, Any]:
             "argmax agree": float((out.argmax(-1) == ref.argmax(-1)).float().mean())}
 
 
+# ----------------------------------------------------------------------------- probe (--only)
+PROFILE_ROW = "profile: fast path step"
+
+
+def measure_profile(bench: Bench, model: Any, examples: list[Any]) -> Row:
+    """Where a fast-path step's time goes: wall time vs GPU kernel time (torch.profiler), kernels per step."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    spec = train_specs()[2]
+    steps = step_batches(examples, spec)
+    trainer = Trainer(model, spec, bench.device)
+    for mb in steps[:3]:
+        trainer.step(mb)
+    sync(bench.device)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if bench.device.startswith("cuda") else [])
+    n = 3
+    with profile(activities=activities) as prof:
+        t0 = time.perf_counter()
+        for mb in steps[3 : 3 + n]:
+            trainer.step(mb)
+        sync(bench.device)
+        wall = time.perf_counter() - t0
+    events = prof.key_averages()
+    gpu = [e for e in events if e.device_type == DeviceType.CUDA]
+    gpu_us = sum(e.self_device_time_total for e in gpu)
+    top = sorted(gpu, key=lambda e: e.self_device_time_total, reverse=True)[:4]
+    note = "top kernels: " + "; ".join(f"{e.key[:40]} {e.self_device_time_total / 1e3 / n:.1f} ms" for e in top)
+    return Row(PROFILE_ROW, {"step ms": 1000 * wall / n, "GPU busy %": 100 * gpu_us / 1e6 / wall,
+                             "kernels/step": sum(e.count for e in gpu) / n}, note if top else "no CUDA events")
+
+
+def run_probe(bench: Bench, only: list[str]) -> list[Row]:
+    """The items whose names start with one of ``only`` (training rows, probe rows, the profile), in order."""
+    wanted = [s for s in train_specs() + probe_specs(bench.seq) if any(s.name.startswith(o) for o in only)]
+    rows: list[Row] = []
+    tmp = tempfile.TemporaryDirectory(prefix="mtsweep-bench-")
+    bench.model_dir = Path(tmp.name)
+    config_values = TINY if bench.smoke else QWEN25_05B
+    try:
+        bench.n_params = build_model_dir(bench.model_dir, config_values, bench.device)
+        examples = synthetic_examples(64 * 64, bench.seq, config_values["vocab_size"])
+        if any(PROFILE_ROW.startswith(o) for o in only):
+            model = load_lora_model(bench, "bf16")
+            rows.append(add(bench, guarded(bench, PROFILE_ROW, lambda: measure_profile(bench, model, examples),
+                                           limit=60)))
+            del model
+            free()
+        for spec in wanted:
+            if bench.left() < 15:
+                rows.append(add(bench, Row(spec.name, {}, "skipped: over the time budget")))
+                continue
+            rows.append(add(bench, guarded(bench, spec.name, lambda s=spec: measure_training(
+                bench, load_lora_model(bench, s.quant), s, examples, 2.0 if bench.smoke else 8.0),
+                limit=min(150.0, bench.left() - 5))))
+            free()
+    finally:
+        tmp.cleanup()
+    return rows
+
+
 # ----------------------------------------------------------------------------- driver
-def run(bench: Bench) -> list[Row]:
-    """Every item in priority order (the compile row last: it alone can take long), each time-boxed."""
+def setup_device(bench: Bench) -> None:
+    """Device name and assumed peak (CUDA), or one CPU thread."""
     import torch
 
-    rows: list[Row] = []
     if bench.device.startswith("cuda"):
         bench.device_name = torch.cuda.get_device_name(0)
         bench.peak_tflops = next((v for k, v in PEAK_TFLOPS if k in bench.device_name), None)
     else:
         bench.device_name = "CPU (1 thread)"
         torch.set_num_threads(1)
+
+
+def run(bench: Bench) -> list[Row]:
+    """Every item in priority order (the compile row last: it alone can take long), each time-boxed."""
+    rows: list[Row] = []
     tmp = tempfile.TemporaryDirectory(prefix="mtsweep-bench-")
     bench.model_dir = Path(tmp.name)
     config_values = TINY if bench.smoke else QWEN25_05B
@@ -810,7 +894,8 @@ def free() -> None:
         torch.cuda.empty_cache()
 
 
-COLUMNS = ("tok/s", "step ms", "peak GiB", "% peak (6N)", "warm-up s", "new tok/s", "segments/s", "full-dev s")
+COLUMNS = ("tok/s", "step ms", "peak GiB", "% peak (6N)", "warm-up s", "new tok/s", "segments/s", "full-dev s",
+           "GPU busy %", "kernels/step")
 
 
 def format_table(bench: Bench, rows: list[Row]) -> str:
@@ -880,6 +965,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget-s", type=float, default=280.0, help="time box of the whole run")
     p.add_argument("--steps", type=int, default=6, help="timed optimizer steps per training row (at most)")
     p.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    p.add_argument("--only", help="comma-separated name prefixes: run just those training/probe/profile items")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--model-dir", help=argparse.SUPPRESS)
@@ -897,6 +983,13 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(smoke=args.cpu_smoke, seq=seq, budget_s=args.budget_s, steps=args.steps, device=device)
     if args.cpu_smoke:
         bench.steps, bench.new_tokens, bench.prompt_len = 2, 8, 16
+    setup_device(bench)
+    if args.only:
+        rows = run_probe(bench, [o.strip() for o in args.only.split(",") if o.strip()])
+        print(format_table(bench, rows), flush=True)
+        if args.json:
+            args.json.write_text(json.dumps({"device": bench.device_name, "rows": [r.__dict__ for r in rows]}, indent=1))
+        return 0
     rows = run(bench)
     projected = projections(rows)
     print(format_table(bench, rows) + "\n" + format_projections(projected), flush=True)

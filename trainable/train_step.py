@@ -105,15 +105,18 @@ def make_adamw(params: list[Any], *, lr: float, weight_decay: float, fused: bool
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=use_fused or None)
 
 
-def compile_decoder_layers(model: Any, *, backend: str = "inductor", dynamic: bool | None = None) -> int:
+def compile_decoder_layers(
+    model: Any, *, backend: str = "inductor", dynamic: bool | None = None, mode: str | None = None
+) -> int:
     """Regional ``torch.compile`` of each decoder layer (compiled once, reused by the identical layers).
 
-    Returns the number of layers compiled. Weights, LoRA adapters and state dicts are untouched.
+    ``mode`` is torch.compile's (``"reduce-overhead"``: CUDA graphs, needs fixed shapes). Returns the
+    number of layers compiled. Weights, LoRA adapters and state dicts are untouched.
     """
     from trainable.chunked_loss import causal_lm_parts
 
     decoder, _ = causal_lm_parts(model)
     layers = list(decoder.layers)
     for layer in layers:
-        layer.compile(backend=backend, dynamic=dynamic)
+        layer.compile(backend=backend, dynamic=dynamic, mode=mode)
     return len(layers)
