@@ -106,12 +106,13 @@ def train_specs() -> list[TrainSpec]:
     from trainable.config import TrialConfig
 
     d = TrialConfig()
+    micro = d.resolved_micro_batch_size() or d.batch_size
+    mode = d.resolved_compile("cuda", SEED_STEPS)
     default = TrainSpec(
-        "mtsweep TrialConfig defaults", quant=d.quantization, micro=getattr(d, "micro_batch_size", None) or d.batch_size,
-        accum=(d.batch_size * d.grad_accum) // (getattr(d, "micro_batch_size", None) or d.batch_size),
-        fused=getattr(d, "fused_adamw", "auto") in ("auto", True), grouped=getattr(d, "length_grouped", False),
-        chunked=getattr(d, "chunked_loss", False), compile=getattr(d, "compile", False),
-        note="what a trial runs without overrides",
+        "mtsweep TrialConfig defaults", quant=d.quantization, micro=micro, accum=(d.batch_size * d.grad_accum) // micro,
+        fused=d.fused_adamw in ("auto", True), grouped=d.length_grouped, chunked=d.chunked_loss,
+        compile=mode is not None, compile_mode=None if mode == "default" else mode,
+        width=64 if mode == "reduce-overhead" else 16, note="what a seed-equivalent trial runs without overrides",
     )
     fast = TrainSpec("mtsweep fast path", quant="bf16", micro=32, accum=1, fused=True, grouped=True, chunked=True,
                      note="bf16, mb32x1, fused, grouped, chunked CE")
@@ -286,7 +287,8 @@ class Trainer:
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = make_adamw(self.params, lr=1e-4, weight_decay=0.0, fused=spec.fused, device=device)
         self.opts = StepOptions(packed=spec.packed, chunked_loss=spec.chunked,
-                                pad_to_multiple_of=spec.width if spec.compile else 1)
+                                pad_to_multiple_of=spec.width if spec.compile else 1,
+                                cudagraphs=spec.compile_mode == "reduce-overhead" and device.startswith("cuda"))
         if spec.compile:
             compile_decoder_layers(model, backend=compile_backend, mode=spec.compile_mode)
 

@@ -17,6 +17,12 @@ from trainable.dataclass_config import ConfigValueError, apply_overrides, from_m
 FaultKind = Literal["nan_loss", "nan_grad", "loss_spike"]
 
 
+AUTO_MICRO_BATCH_CAP = 32
+"""``micro_batch_size: auto`` never exceeds this (fits a 0.5B model at seq 128 in ~10 GiB)."""
+AUTO_COMPILE_MIN_STEPS = 300
+"""``compile: auto`` compiles only trials at least this long (CUDA-graph warm-up is paid back after ~100)."""
+
+
 @dataclass
 class TrialConfig:
     """One trial: model, LoRA, optimisation, evaluation schedule, NaN handling, data."""
@@ -68,20 +74,27 @@ class TrialConfig:
     """Weight of prompt tokens in the loss for ``masking: weighted`` (1 = full, 0 = answer only)."""
     seed: int = 0
     """Seed for LoRA init, data order and dropout."""
-    micro_batch_size: int | None = None
+    micro_batch_size: int | Literal["auto"] | None = "auto"
     """Speed lever: run each step's ``batch_size * grad_accum`` examples as micro-batches of this size
-    (must divide it); None = ``batch_size``. The step's loss and gradients stay the same."""
+    (must divide it); ``auto`` = the largest divisor of it that is <= 32 (the reference's 8 x 4 becomes
+    one micro-batch of 32: 3.6x the tokens/s on an H100, 0.5B model); None = ``batch_size``. The step's
+    loss and gradients stay the same (to rounding)."""
     packed: bool = False
     """Speed lever: padding-free micro-batches (examples back to back, block-diagonal attention)."""
-    chunked_loss: bool = False
-    """Speed lever: chunked cross-entropy from the last hidden state (never the full fp32 logits)."""
+    chunked_loss: bool = True
+    """Speed lever: chunked cross-entropy from the last hidden state (never the full fp32 logits; -38%
+    peak memory at mb32 on a 0.5B model). Falls back to the plain loss for a head that is not a plain
+    linear layer. Same loss to rounding."""
     length_grouped: bool = False
     """Speed lever: each step's examples come from a bucket of similar token length (seeded; every example
     still once per epoch), so little padding. Changes which examples share a step, not the loss."""
     fused_adamw: bool | Literal["auto"] = "auto"
     """Fused AdamW kernel: ``auto`` = on CUDA only; true/false forces it on/off."""
-    compile: bool = False
-    """Speed lever: ``torch.compile`` each decoder layer (regional); warm-up costs seconds on a GPU."""
+    compile: bool | Literal["auto", "reduce-overhead"] = "auto"
+    """Speed lever: ``torch.compile`` each decoder layer (regional). ``reduce-overhead`` adds CUDA graphs
+    (widths padded to a multiple of 64): 3.2x faster steps on an H100 after ~16 s of warm-up, paid back
+    after ~100 steps. ``auto`` = ``reduce-overhead`` on CUDA for trials of >= 300 steps, else off.
+    ``true`` = inductor's default mode (1.9x, ~37 s warm-up)."""
 
     # --- evaluation and early stopping -------------------------------------------------------
     eval_every: int = 100
@@ -92,8 +105,9 @@ class TrialConfig:
     """Seed that picks the dev subset (the same subset for every trial of a sweep)."""
     final_full_eval: bool = True
     """At the end of a trial that stopped without diverging, evaluate once more on the whole dev set."""
-    eval_batch_size: int = 64
-    """Sequences per generation batch."""
+    eval_batch_size: int = 1024
+    """Sequences per generation batch (length-sorted; halved and retried on out-of-memory). Batch 1024
+    generates 4x faster than 256 on an H100 (merged weights)."""
     max_new_tokens: int = 256
     """Generation length cap per segment."""
     objectives: list[str] = field(default_factory=lambda: ["comet", "term_acc"])
@@ -108,8 +122,9 @@ class TrialConfig:
     comet_service: bool = False
     """Score COMET with one shared Ray actor per node (``trainable.comet_service``) instead of a copy per
     trial; the in-process scorer when Ray is not running in this process."""
-    eval_merge_nf4: bool = False
-    """Speed lever: generate from a bf16 copy of an NF4 model, dequantized with the LoRA merged in."""
+    eval_merge_nf4: bool = True
+    """Speed lever: generate from a bf16 copy of an NF4 model, dequantized with the LoRA merged in (the
+    function the NF4 model computes, to rounding): 25x faster than unmerged NF4 generation at batch 64."""
 
     # --- divergence (NaN / spike) handling ---------------------------------------------------
     nan_policy: Literal["stop", "skip"] = "stop"
@@ -174,7 +189,9 @@ class TrialConfig:
             if value is not None and value < 1:
                 raise ConfigValueError(name, f"must be >= 1 or null, got {value}")
         effective = self.batch_size * self.grad_accum
-        if self.micro_batch_size is not None and (
+        if self.micro_batch_size == "auto":
+            pass
+        elif self.micro_batch_size is not None and (
             self.micro_batch_size < 1 or (self.micro_batch_size < effective and effective % self.micro_batch_size)
         ):
             raise ConfigValueError(
@@ -255,6 +272,21 @@ class TrialConfig:
     def replace(self, **changes: Any) -> TrialConfig:
         """A validated copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
+
+    def resolved_micro_batch_size(self) -> int | None:
+        """``micro_batch_size`` with ``auto`` resolved (the largest divisor of the effective batch <= 32)."""
+        if self.micro_batch_size != "auto":
+            return self.micro_batch_size
+        effective = self.batch_size * self.grad_accum
+        return max(d for d in range(1, min(effective, AUTO_MICRO_BATCH_CAP) + 1) if effective % d == 0)
+
+    def resolved_compile(self, device_type: str, total_steps: int) -> str | None:
+        """The torch.compile mode a trial uses: None (off), ``"default"`` or ``"reduce-overhead"``."""
+        if self.compile == "auto":
+            return "reduce-overhead" if device_type == "cuda" and total_steps >= AUTO_COMPILE_MIN_STEPS else None
+        if self.compile is True:
+            return "default"
+        return self.compile or None
 
 
 def _plain(value: Any) -> Any:

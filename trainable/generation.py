@@ -2,7 +2,8 @@
 
 Prompts are the chat prompt of :func:`trainable.prompting.build_prompt_ids`, sorted by length into
 batches (little padding), LEFT-padded (new tokens line up at the right edge), decoded greedily and
-stopped at the end-of-turn token. Results come back in input order.
+stopped at the end-of-turn token. Results come back in input order. A batch that runs out of GPU memory
+is retried at half the size (and the rest of the eval keeps the smaller size).
 
 LoRA adapters are merged for speed (unmerged LoRA generation is ~5x slower, DESIGN.md): a bf16/fp32
 ``PeftModel`` is deep-copied and ``merge_and_unload``-ed for the duration of the call, so the trained
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import time
+import warnings
 from contextlib import contextmanager
 from typing import Any
 
@@ -52,13 +54,23 @@ def generate_translations(
     hyps: list[str] = [""] * len(srcs)
     latencies: list[float] = [0.0] * len(srcs)
     with _inference_model(model, merge_lora) as gen_model:
-        for start in range(0, len(order), batch_size):
+        start = 0
+        while start < len(order):
             idx = order[start : start + batch_size]
             input_ids, attention_mask = _left_pad([prompts[i] for i in idx], pad_id, device)
             t0 = time.perf_counter()
-            out = gen_model.generate(
-                input_ids=input_ids, attention_mask=attention_mask, generation_config=gen_config
-            )
+            try:
+                out = gen_model.generate(
+                    input_ids=input_ids, attention_mask=attention_mask, generation_config=gen_config
+                )
+            except torch.OutOfMemoryError:
+                if batch_size == 1:
+                    raise
+                del input_ids, attention_mask
+                torch.cuda.empty_cache()
+                batch_size = max(1, batch_size // 2)  # longest prompts come first: later batches fit too
+                warnings.warn(f"generation ran out of memory; eval batch size halved to {batch_size}", stacklevel=2)
+                continue
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             per_segment_ms = (time.perf_counter() - t0) * 1000.0 / len(idx)
@@ -66,6 +78,7 @@ def generate_translations(
             for i, tokens in zip(idx, new_tokens, strict=True):
                 hyps[i] = _decode_until_stop(tokenizer, tokens, stop_ids)
                 latencies[i] = per_segment_ms
+            start += len(idx)
     return hyps, latencies
 
 

@@ -8,7 +8,8 @@ is ``StepOptions()``. :func:`accumulate_step` runs the forward/backward passes o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,8 @@ class StepOptions:
     """Chunked cross-entropy from the last hidden state (never the full float32 logits)."""
     chunk_size: int = 256
     """Tokens per chunk of the chunked cross-entropy."""
+    cudagraphs: bool = False
+    """The decoder layers are compiled with CUDA graphs: mark a new step before each forward."""
 
 
 def collate_step(micro_batches: Sequence[Sequence[Example]], pad_id: int, opts: StepOptions) -> list[dict[str, Any]]:
@@ -86,6 +89,8 @@ def accumulate_step(
     tokens = 0
     for batch in batches:
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        if opts.cudagraphs:
+            torch.compiler.cudagraph_mark_step_begin()
         weighted_sum, _, _ = micro_loss_terms(model, batch, opts)
         loss = weighted_sum / total
         if loss_hook is not None:
@@ -105,6 +110,19 @@ def make_adamw(params: list[Any], *, lr: float, weight_decay: float, fused: bool
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=use_fused or None)
 
 
+@contextmanager
+def uncompiled(model: Any) -> Iterator[Any]:
+    """``model`` with every ``Module.compile()`` switched off for the block (eval, deep copies), then back."""
+    saved = [(m, m._compiled_call_impl) for m in model.modules() if getattr(m, "_compiled_call_impl", None)]
+    for module, _ in saved:
+        module._compiled_call_impl = None
+    try:
+        yield model
+    finally:
+        for module, compiled in saved:
+            module._compiled_call_impl = compiled
+
+
 def compile_decoder_layers(
     model: Any, *, backend: str = "inductor", dynamic: bool | None = None, mode: str | None = None
 ) -> int:
@@ -118,5 +136,5 @@ def compile_decoder_layers(
     decoder, _ = causal_lm_parts(model)
     layers = list(decoder.layers)
     for layer in layers:
-        layer.compile(backend=backend, dynamic=dynamic, mode=mode)
+        layer.compile(backend=backend, dynamic=dynamic, mode=None if mode == "default" else mode)
     return len(layers)

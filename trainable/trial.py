@@ -95,8 +95,6 @@ class TrialRecipe:
         self.model = add_lora(
             model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout, target_modules=cfg.target_modules
         )
-        if cfg.compile:
-            compile_decoder_layers(self.model)
         self.examples, self.dropped = build_examples(
             self.tokenizer,
             [(p.src, p.ref) for p in train],
@@ -116,9 +114,14 @@ class TrialRecipe:
         if cfg.max_steps is not None:
             self.total_steps = min(self.total_steps, cfg.max_steps)
 
+        self.compile_mode = cfg.resolved_compile(self.device.type, self.total_steps)
+        if self.compile_mode:
+            compile_decoder_layers(self.model, mode=self.compile_mode)
+        cudagraphs = self.compile_mode == "reduce-overhead"
         self.step_options = StepOptions(
-            micro_batch_size=cfg.micro_batch_size, packed=cfg.packed, chunked_loss=cfg.chunked_loss,
-            pad_to_multiple_of=16 if cfg.compile else 1,
+            micro_batch_size=cfg.resolved_micro_batch_size(), packed=cfg.packed,
+            chunked_loss=cfg.chunked_loss and _has_plain_head(self.model),
+            pad_to_multiple_of=(64 if cudagraphs else 16) if self.compile_mode else 1, cudagraphs=cudagraphs,
         )
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = make_adamw(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=cfg.fused_adamw,
@@ -224,10 +227,13 @@ class TrialRecipe:
 
     def _evaluate(self, pairs: list[Any]) -> dict[str, Any]:
         from trainable.evaluate import score_model
+        from trainable.train_step import uncompiled
 
         t0 = time.perf_counter()
         self.model.eval()
-        metrics, gen_s = score_model(self.cfg, self.model, self.tokenizer, pairs, terms=self.terms, device=self.device)
+        with uncompiled(self.model):  # generation shapes vary: the training layers' compiled code stays out
+            metrics, gen_s = score_model(self.cfg, self.model, self.tokenizer, pairs, terms=self.terms,
+                                         device=self.device)
         self.model.train()
         self.state.accel_s += gen_s
         self.state.eval_s += time.perf_counter() - t0
@@ -321,6 +327,17 @@ class TrialRecipe:
             if hasattr(self, name):
                 setattr(self, name, None)
         free_accelerator_memory()
+
+
+def _has_plain_head(model: Any) -> bool:
+    """Whether the chunked loss applies (a plain linear LM head)."""
+    from trainable.chunked_loss import causal_lm_parts
+
+    try:
+        causal_lm_parts(model)
+    except (ValueError, AttributeError):
+        return False
+    return True
 
 
 def _lr_lambda(cfg: TrialConfig, total_steps: int):
