@@ -49,3 +49,21 @@ def test_cpu_smoke_prints_every_row(tmp_path: Path) -> None:
     assert [p["path"] for p in projected] == [p[0] for p in bench.PROJECTED]
     assert all(p["trial s"] == p["train s"] + bench.SEED_EVALS * p["eval s"] > 0 for p in projected), projected
     assert "projected seed-equivalent trial" in table
+
+
+@pytest.mark.integration
+def test_gpu_trial_cpu_smoke_runs_every_row(tmp_path: Path) -> None:
+    out = tmp_path / "trial.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "gpu_trial.py"), "--cpu-smoke", "--json", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["name"].split(" ")[0] for r in rows] == ["defaults", "reference", "defaults"]
+    for row in rows:
+        assert row["error"] is None, row
+        assert row["steps"] > 0 and row["evals"] >= 1 and row["train tok/s"] > 0 and row["eval s each"] > 0
+        assert row["projected seed trial s"] > row["setup s"]
+    assert rows[0]["steps"] == 12 and rows[0]["evals"] == 3  # 12 steps, an eval every 4
+    assert "| defaults bf16 (seed-equivalent) | 12 | 3 |" in proc.stdout

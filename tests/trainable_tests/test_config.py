@@ -98,3 +98,36 @@ def test_shipped_configs_load():
         assert text.startswith("# ") and "mtsweep trial" in text.splitlines()[0] + text.splitlines()[1]
         cfg = TrialConfig.from_yaml(path, ["model=/some/tiny_model"])
         assert cfg.model == "/some/tiny_model"
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "grad_accum", "micro"),
+    [(8, 4, 32), (4, 2, 8), (16, 4, 32), (12, 4, 24), (5, 7, 7), (1, 1, 1), (64, 1, 32)],
+)
+def test_micro_batch_auto_is_the_largest_divisor_up_to_32(batch_size, grad_accum, micro):
+    cfg = TrialConfig(batch_size=batch_size, grad_accum=grad_accum)
+    assert cfg.micro_batch_size == "auto" and cfg.resolved_micro_batch_size() == micro
+    effective = batch_size * grad_accum
+    assert effective % micro == 0 and micro <= 32
+    assert TrialConfig(batch_size=8, grad_accum=4, micro_batch_size=None).resolved_micro_batch_size() is None
+    assert TrialConfig(batch_size=8, grad_accum=4, micro_batch_size=16).resolved_micro_batch_size() == 16
+
+
+@pytest.mark.parametrize(
+    ("compile_", "device", "steps", "mode"),
+    [("auto", "cuda", 600, "reduce-overhead"), ("auto", "cuda", 299, None), ("auto", "cpu", 600, None),
+     (True, "cpu", 10, "default"), (False, "cuda", 600, None), ("reduce-overhead", "cuda", 10, "reduce-overhead")],
+)
+def test_compile_resolution(compile_, device, steps, mode):
+    assert TrialConfig(compile=compile_).resolved_compile(device, steps) == mode
+
+
+def test_speed_lever_values_from_yaml(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("compile: reduce-overhead\nmicro_batch_size: auto\neval_merge_nf4: false\n", encoding="utf-8")
+    cfg = TrialConfig.from_yaml(path)
+    assert (cfg.compile, cfg.micro_batch_size, cfg.eval_merge_nf4) == ("reduce-overhead", "auto", False)
+    for bad, key in (("compile: fast\n", "compile"), ("micro_batch_size: big\n", "micro_batch_size")):
+        path.write_text(bad, encoding="utf-8")
+        with pytest.raises(InputError, match=rf"t\.yaml: key '{key}'"):
+            TrialConfig.from_yaml(path)

@@ -110,3 +110,58 @@ def test_nf4_generation_runs_unmerged(tiny_assets) -> None:
 
 def test_empty_input() -> None:
     assert generate_translations(None, None, [], max_new_tokens=4, batch_size=2, device="cpu") == ([], [])
+
+
+class _OutOfMemoryAbove:
+    """The real LoRA model, except that ``generate`` on more than ``limit`` rows raises CUDA-style OOM."""
+
+    def __init__(self, model, limit: int) -> None:
+        self._model, self.limit, self.batches = model, limit, []
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def generate(self, *, input_ids, **kwargs):
+        import torch
+
+        self.batches.append(input_ids.shape[0])
+        if input_ids.shape[0] > self.limit:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return self._model.generate(input_ids=input_ids, **kwargs)
+
+
+def test_out_of_memory_halves_the_batch_and_keeps_the_outputs(lora_model) -> None:
+    model, tokenizer = lora_model
+    want = generate_translations(model, tokenizer, SRCS, max_new_tokens=16, batch_size=2, device="cpu",
+                                 merge_lora=False)[0]
+    wrapped = _OutOfMemoryAbove(model, limit=2)
+    with pytest.warns(UserWarning, match="halved to 4"):
+        got = generate_translations(wrapped, tokenizer, SRCS, max_new_tokens=16, batch_size=8, device="cpu",
+                                    merge_lora=False)[0]
+    assert got == want
+    assert wrapped.batches[:3] == [7, 4, 2]  # 8 (all 7) fails, 4 fails, then batches of 2 to the end
+    assert all(b <= 2 for b in wrapped.batches[3:]) and sum(b for b in wrapped.batches if b <= 2) == len(SRCS)
+
+
+def test_uncompiled_switches_layer_compilation_off_for_the_block(lora_model) -> None:
+    import torch
+
+    from trainable.train_step import compile_decoder_layers, uncompiled
+
+    model, _ = lora_model
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():
+        want = model(input_ids=ids).logits
+    n = compile_decoder_layers(model, backend="eager")
+    try:
+        compiled = [m for m in model.modules() if getattr(m, "_compiled_call_impl", None) is not None]
+        assert len(compiled) == n > 0
+        with uncompiled(model):
+            assert not any(getattr(m, "_compiled_call_impl", None) for m in model.modules())
+            with torch.no_grad():
+                assert torch.equal(model(input_ids=ids).logits, want)
+        assert all(m._compiled_call_impl is not None for m in compiled)  # back after the block
+    finally:
+        for m in model.modules():
+            if getattr(m, "_compiled_call_impl", None) is not None:
+                m._compiled_call_impl = None
