@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from trainable.dataclass_config import ConfigValueError, apply_overrides, from_mapping, load_yaml
 
-FaultKind = Literal["nan_loss", "nan_grad", "loss_spike"]
+FaultKind = Literal["nan_loss", "nan_grad", "loss_spike", "oom"]
 
 
 AUTO_MICRO_BATCH_CAP = 32
@@ -175,8 +175,8 @@ class TrialConfig:
     inject_fault_step: int | None = None
     """Test hook: optimizer step (1-based) at which ``inject_fault_kind`` is injected."""
     inject_fault_kind: FaultKind | None = None
-    """Test hook: ``nan_loss`` (loss becomes NaN), ``nan_grad`` (a gradient becomes NaN) or
-    ``loss_spike`` (loss multiplied by 1000)."""
+    """Test hook: ``nan_loss`` (loss becomes NaN), ``nan_grad`` (a gradient becomes NaN),
+    ``loss_spike`` (loss multiplied by 1000) or ``oom`` (the step's first attempt runs out of memory)."""
 
     def __post_init__(self) -> None:
         positive_ints = ("lora_r", "batch_size", "grad_accum", "epochs", "max_seq_len", "eval_every")

@@ -68,6 +68,7 @@ class TrialRecipe:
         self._last_lr: float | None = None
         self._checkpointed_step: int | None = None
         self._setup_s: float | None = None
+        self._oom_injected = False
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -181,19 +182,50 @@ class TrialRecipe:
 
         from trainable.train_step import accumulate_step, collate_step
 
-        batches = collate_step(self._next_micro_batches(), self.pad_id, self.step_options)
+        micro_batches = self._next_micro_batches()
         self.model.train()
         with self._accel_timer():
-            loss_sum, tokens = accumulate_step(
-                self.model, batches, self.step_options, self.device,
-                loss_hook=lambda loss: _inject_loss_fault(self.cfg, step, loss),
-            )
+            while True:
+                batches = collate_step(micro_batches, self.pad_id, self.step_options)
+                try:
+                    loss_sum, tokens = accumulate_step(
+                        self.model, batches, self.step_options, self.device,
+                        loss_hook=lambda loss: self._loss_fault(step, loss),
+                    )
+                    break
+                except torch.OutOfMemoryError as err:
+                    self._halve_micro_batch(micro_batches, err)
             _inject_grad_fault(self.cfg, step, self.params)
             max_norm = self.cfg.grad_clip if self.cfg.grad_clip is not None else math.inf
             grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm=max_norm)
             loss_value, grad_value = float(loss_sum), float(grad_norm)
         self.state.tokens_seen += tokens
         return loss_value, grad_value
+
+    def _loss_fault(self, step: int, loss: Any) -> Any:
+        """Test hooks on a micro-batch loss: ``oom`` fails the step's first attempt once, like CUDA would."""
+        if self.cfg.inject_fault_kind == "oom" and self.cfg.inject_fault_step == step and not self._oom_injected:
+            import torch
+
+            self._oom_injected = True
+            raise torch.OutOfMemoryError("CUDA out of memory (injected by inject_fault_kind: oom)")
+        return _inject_loss_fault(self.cfg, step, loss)
+
+    def _halve_micro_batch(self, micro_batches: list[list[Any]], err: BaseException) -> None:
+        """After an out-of-memory step: drop its partial gradients and run it again in half-size micro-batches
+        (the loss is normalised by the whole step's weight, so the step computes the same update)."""
+        import dataclasses
+        import warnings
+
+        from trainable.evaluate import free_accelerator_memory
+
+        current = self.step_options.micro_batch_size or max(len(mb) for mb in micro_batches)
+        if current <= 1:
+            raise err
+        self.optimizer.zero_grad(set_to_none=True)
+        free_accelerator_memory()
+        self.step_options = dataclasses.replace(self.step_options, micro_batch_size=current // 2)
+        warnings.warn(f"training step ran out of memory; micro_batch_size halved to {current // 2}", stacklevel=2)
 
     def _next_micro_batches(self) -> list[list[Any]]:
         """The next ``grad_accum`` micro-batches of the seeded per-epoch order (fewer at the very end)."""

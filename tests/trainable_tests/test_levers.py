@@ -122,3 +122,20 @@ def test_comet_service_gives_the_in_process_scores(tiny_assets: Any, plain: list
     finally:
         ray.shutdown()
     _assert_same(got, plain)
+
+
+def test_out_of_memory_step_is_rerun_in_half_size_micro_batches(tiny_assets: Any, plain: list[dict[str, Any]]) -> None:
+    """A step that runs out of memory drops its partial gradients and runs again at half the micro-batch:
+    same update (the loss is normalised by the whole step), so the same curve; a warning says so."""
+    with pytest.warns(UserWarning, match="micro_batch_size halved to 4"):
+        got = _run(tiny_assets, micro_batch_size=8, inject_fault_step=2, inject_fault_kind="oom")
+    _assert_same(got, plain)
+    assert all(not r["diverged"] for r in got) and got[-1]["stop_cause"] == "completed"
+
+
+def test_out_of_memory_at_micro_batch_one_fails_the_trial(tiny_assets: Any) -> None:
+    import torch
+
+    with pytest.raises(torch.OutOfMemoryError, match="injected"):
+        _run(tiny_assets, batch_size=1, grad_accum=1, micro_batch_size=None, inject_fault_step=2,
+             inject_fault_kind="oom")
