@@ -115,8 +115,19 @@ def run_row(name: str, base: dict[str, Any], overrides: dict[str, Any], time_box
         train_s = last["wall_s"] - setup_s - eval_s
         row.update({"steps": last["step"], "setup s": setup_s, "train s": train_s, "eval s": eval_s,
                     "eval s each": eval_s / len(reporter.reports), "train tok/s": last["tokens_seen"] / train_s,
-                    "loss": last.get("loss"), "bleu_char": last.get("bleu_char")})
+                    "loss": last.get("loss"), "bleu_char": last.get("bleu_char"),
+                    "train s per interval": interval_train_seconds(reporter.reports)})
     return row
+
+
+def interval_train_seconds(reports: list[dict[str, Any]]) -> list[float]:
+    """Training seconds between consecutive evals (wall minus eval time): the first holds the compile
+    warm-up, the later ones the steady state."""
+    out, wall, evals = [], reports[0].get("setup_s") or 0.0, 0.0
+    for r in reports:
+        out.append(round(r["wall_s"] - wall - (r["eval_s"] - evals), 2))
+        wall, evals = r["wall_s"], r["eval_s"]
+    return out
 
 
 def project(row: dict[str, Any], eval_pairs: int, dev_pairs: int, comet_s: float) -> float | None:

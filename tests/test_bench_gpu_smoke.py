@@ -67,3 +67,14 @@ def test_gpu_trial_cpu_smoke_runs_every_row(tmp_path: Path) -> None:
         assert row["projected seed trial s"] > row["setup s"]
     assert rows[0]["steps"] == 12 and rows[0]["evals"] == 3  # 12 steps, an eval every 4
     assert "| defaults bf16 (seed-equivalent) | 12 | 3 |" in proc.stdout
+
+
+def test_interval_train_seconds_splits_wall_time_between_evals() -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import gpu_trial
+    finally:
+        sys.path.pop(0)
+    reports = [{"setup_s": 2.0, "wall_s": 10.0, "eval_s": 1.0}, {"setup_s": 2.0, "wall_s": 15.0, "eval_s": 2.5},
+               {"setup_s": 2.0, "wall_s": 19.0, "eval_s": 3.0}]
+    assert gpu_trial.interval_train_seconds(reports) == [7.0, 3.5, 3.5]
