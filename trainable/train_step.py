@@ -123,6 +123,14 @@ def uncompiled(model: Any) -> Iterator[Any]:
             module._compiled_call_impl = compiled
 
 
+def uncompile(model: Any) -> int:
+    """Switch every ``Module.compile()`` in ``model`` off for good; returns how many there were."""
+    compiled = [m for m in model.modules() if getattr(m, "_compiled_call_impl", None) is not None]
+    for module in compiled:
+        module._compiled_call_impl = None
+    return len(compiled)
+
+
 def compile_decoder_layers(
     model: Any, *, backend: str = "inductor", dynamic: bool | None = None, mode: str | None = None
 ) -> int:

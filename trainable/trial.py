@@ -195,6 +195,8 @@ class TrialRecipe:
                     break
                 except torch.OutOfMemoryError as err:
                     self._halve_micro_batch(micro_batches, err)
+                except torch._dynamo.exc.TorchDynamoException as err:
+                    self._drop_auto_compile(err)
             _inject_grad_fault(self.cfg, step, self.params)
             max_norm = self.cfg.grad_clip if self.cfg.grad_clip is not None else math.inf
             grad_norm = torch.nn.utils.clip_grad_norm_(self.params, max_norm=max_norm)
@@ -210,6 +212,22 @@ class TrialRecipe:
             self._oom_injected = True
             raise torch.OutOfMemoryError("CUDA out of memory (injected by inject_fault_kind: oom)")
         return _inject_loss_fault(self.cfg, step, loss)
+
+    def _drop_auto_compile(self, err: BaseException) -> None:
+        """``compile: auto`` never breaks a trial: if compiling fails, the step runs again without it."""
+        import dataclasses
+        import warnings
+
+        if self.cfg.compile != "auto" or not self.compile_mode:
+            raise err
+        from trainable.train_step import uncompile
+
+        self.optimizer.zero_grad(set_to_none=True)
+        uncompile(self.model)
+        self.compile_mode = None
+        self.step_options = dataclasses.replace(self.step_options, cudagraphs=False, pad_to_multiple_of=1)
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        warnings.warn(f"compile: auto failed ({first}); this trial continues without torch.compile", stacklevel=2)
 
     def _halve_micro_batch(self, micro_batches: list[list[Any]], err: BaseException) -> None:
         """After an out-of-memory step: drop its partial gradients and run it again in half-size micro-batches

@@ -139,3 +139,37 @@ def test_out_of_memory_at_micro_batch_one_fails_the_trial(tiny_assets: Any) -> N
     with pytest.raises(torch.OutOfMemoryError, match="injected"):
         _run(tiny_assets, batch_size=1, grad_accum=1, micro_batch_size=None, inject_fault_step=2,
              inject_fault_kind="oom")
+
+
+def _broken_backend(gm: Any, example_inputs: Any) -> Any:
+    raise RuntimeError("no C compiler here (a broken compile backend)")
+
+
+def test_auto_compile_that_fails_falls_back_to_eager(tiny_assets: Any, plain: list[dict[str, Any]], monkeypatch) -> None:
+    """``compile: auto`` never breaks a trial: a failing compile warns and the trial runs on uncompiled."""
+    import torch
+
+    import trainable.train_step as train_step
+    from trainable.config import TrialConfig
+
+    original = train_step.compile_decoder_layers
+    monkeypatch.setattr(TrialConfig, "resolved_compile", lambda self, device, steps: "default")  # as on CUDA
+    monkeypatch.setattr(train_step, "compile_decoder_layers",
+                        lambda model, **kw: original(model, **{**kw, "backend": _broken_backend}))
+    torch._dynamo.reset()
+    with pytest.warns(UserWarning, match="compile: auto failed"):
+        got = _run(tiny_assets, compile="auto")
+    _assert_same(got, plain)
+
+
+def test_explicit_compile_that_fails_fails_the_trial(tiny_assets: Any, monkeypatch) -> None:
+    import torch
+
+    import trainable.train_step as train_step
+
+    original = train_step.compile_decoder_layers
+    monkeypatch.setattr(train_step, "compile_decoder_layers",
+                        lambda model, **kw: original(model, **{**kw, "backend": _broken_backend}))
+    torch._dynamo.reset()
+    with pytest.raises(torch._dynamo.exc.BackendCompilerFailed, match="no C compiler"):
+        _run(tiny_assets, compile=True)
