@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     import torch
-    from gpu_throughput import QWEN25_05B, TINY
+    from gpu.configs import QWEN25_05B, TINY
 
     smoke = args.cpu_smoke
     device = "cpu" if smoke else "cuda"

@@ -1,0 +1,1 @@
+"""The pieces of ``bench/gpu_throughput.py``: specs, model setup, measurements, sharing, table."""
