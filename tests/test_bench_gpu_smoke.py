@@ -78,3 +78,35 @@ def test_interval_train_seconds_splits_wall_time_between_evals() -> None:
     reports = [{"setup_s": 2.0, "wall_s": 10.0, "eval_s": 1.0}, {"setup_s": 2.0, "wall_s": 15.0, "eval_s": 2.5},
                {"setup_s": 2.0, "wall_s": 19.0, "eval_s": 3.0}]
     assert gpu_trial.interval_train_seconds(reports) == [7.0, 3.5, 3.5]
+
+
+def test_whole_step_graph_computes_the_trial_step(tmp_path: Path) -> None:
+    """The graph probe's step function (run eagerly on CPU) gives the trial step code's loss and grad norm."""
+    import torch
+
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from gpu.configs import TINY
+        from gpu.graph_step import GraphTrainer
+        from gpu.model import build_model_dir, load_lora_model, step_batches, synthetic_examples
+        from gpu.specs import Bench, TrainSpec
+        from gpu.training import Trainer
+    finally:
+        sys.path.pop(0)
+    torch.set_num_threads(1)
+    bench = Bench(smoke=True, seq=32, budget_s=60, device="cpu", model_dir=tmp_path)
+    build_model_dir(tmp_path, {**TINY, "num_hidden_layers": 1}, "cpu")
+    examples = synthetic_examples(64, 32, 3000)
+    plain = TrainSpec("plain", quant="bf16", micro=32, accum=1)
+    graph = TrainSpec("graph", quant="bf16", micro=32, accum=1, graph=True, width=32)
+    results = []
+    for spec, cls in ((plain, Trainer), (graph, GraphTrainer)):
+        torch.manual_seed(0)
+        model = load_lora_model(bench, "bf16")
+        model.eval()  # dropout off: both see the same function
+        trainer = cls(model, spec, "cpu")
+        tokens = [trainer.step(mb) for mb in step_batches(examples, spec)[:2]]
+        results.append((tokens, trainer.last))
+    (tok_a, (loss_a, gn_a)), (tok_b, (loss_b, gn_b)) = results
+    assert tok_a == tok_b and tok_a[0] > 0
+    assert loss_b == pytest.approx(loss_a, rel=2e-3) and gn_b == pytest.approx(gn_a, rel=2e-2)

@@ -157,10 +157,16 @@ def collate_packed(examples: Sequence[Example]) -> dict[str, torch.Tensor]:
     }
 
 
-def model_inputs(batch: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments for the model's forward from a padded or packed batch."""
+def model_inputs(batch: dict[str, Any], *, padding_mask: bool = True) -> dict[str, Any]:
+    """The keyword arguments for the model's forward from a padded or packed batch.
+
+    ``padding_mask=False`` leaves the attention mask out of a (right-)padded batch: under causal attention
+    no real token attends to the padding after it, so real tokens compute the same values.
+    """
     if "position_ids" in batch:
         return {"input_ids": batch["input_ids"], "position_ids": batch["position_ids"], "use_cache": False}
+    if not padding_mask:
+        return {"input_ids": batch["input_ids"], "use_cache": False}
     return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "use_cache": False}
 
 

@@ -88,6 +88,10 @@ class TrialConfig:
     length_grouped: bool = False
     """Speed lever: each step's examples come from a bucket of similar token length (seeded; every example
     still once per epoch), so little padding. Changes which examples share a step, not the loss."""
+    padding_mask: bool = True
+    """Speed lever (not yet measured on a GPU): false feeds right-padded training micro-batches without an
+    attention mask. Causal attention alone gives real tokens the same values (padding only follows them), and
+    SDPA can take its causal fast path. Evaluation (left-padded generation) always uses its mask."""
     fused_adamw: bool | Literal["auto"] = "auto"
     """Fused AdamW kernel: ``auto`` = on CUDA only; true/false forces it on/off."""
     compile: bool | Literal["auto", "reduce-overhead"] = "auto"

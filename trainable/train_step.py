@@ -33,6 +33,8 @@ class StepOptions:
     """Tokens per chunk of the chunked cross-entropy."""
     cudagraphs: bool = False
     """The decoder layers are compiled with CUDA graphs: mark a new step before each forward."""
+    padding_mask: bool = True
+    """False: right-padded micro-batches go in without an attention mask (causal attention alone)."""
 
 
 def collate_step(micro_batches: Sequence[Sequence[Example]], pad_id: int, opts: StepOptions) -> list[dict[str, Any]]:
@@ -61,9 +63,10 @@ def micro_loss_terms(model: Any, batch: dict[str, Any], opts: StepOptions) -> tu
         from trainable.chunked_loss import forward_loss_terms
 
         return forward_loss_terms(
-            model, model_inputs(batch), batch["labels"], batch["loss_weights"], chunk_size=opts.chunk_size
+            model, model_inputs(batch, padding_mask=opts.padding_mask), batch["labels"], batch["loss_weights"],
+            chunk_size=opts.chunk_size,
         )
-    logits = model(**model_inputs(batch)).logits
+    logits = model(**model_inputs(batch, padding_mask=opts.padding_mask)).logits
     return weighted_lm_loss_terms(logits, batch["labels"], batch["loss_weights"])
 
 

@@ -123,6 +123,7 @@ class TrialRecipe:
             micro_batch_size=cfg.resolved_micro_batch_size(), packed=cfg.packed,
             chunked_loss=cfg.chunked_loss and _has_plain_head(self.model),
             pad_to_multiple_of=(64 if cudagraphs else 16) if self.compile_mode else 1, cudagraphs=cudagraphs,
+            padding_mask=cfg.padding_mask,
         )
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = make_adamw(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=cfg.fused_adamw,

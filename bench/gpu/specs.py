@@ -27,6 +27,10 @@ class TrainSpec:
     compile_mode: str | None = None
     width: int = 16
     """Padded widths are rounded up to a multiple of this when compiling (``--seq``: one fixed shape)."""
+    padding_mask: bool = True
+    """False: right-padded micro-batches go in without an attention mask (``StepOptions.padding_mask``)."""
+    graph: bool = False
+    """The whole step (forward, backward, clip, fused AdamW) captured once as one CUDA graph."""
     note: str = ""
 
 
@@ -75,6 +79,12 @@ def probe_specs(seq: int) -> list[TrainSpec]:
                   width=seq, note="CUDA graphs per decoder layer, fixed width", **fast),
         TrainSpec("probe: compile reduce-overhead mb128", micro=128, compile=True, compile_mode="reduce-overhead",
                   width=seq, note="CUDA graphs per decoder layer, fixed width", **fast),
+        TrainSpec("probe: fast path without padding mask", micro=32, padding_mask=False,
+                  note="vs fast path: causal attention alone (SDPA fast path)", **fast),
+        TrainSpec("probe: whole-step CUDA graph mb32", quant="bf16", micro=32, accum=1, fused=True, graph=True,
+                  width=seq, note="fwd + bwd + clip + fused AdamW replayed as one graph; full logits"),
+        TrainSpec("probe: whole-step CUDA graph mb128", quant="bf16", micro=128, accum=1, fused=True, graph=True,
+                  width=seq, note="fwd + bwd + clip + fused AdamW replayed as one graph; full logits"),
     ]
 
 

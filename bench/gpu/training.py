@@ -21,7 +21,8 @@ class Trainer:
         self.optimizer = make_adamw(self.params, lr=1e-4, weight_decay=0.0, fused=spec.fused, device=device)
         self.opts = StepOptions(packed=spec.packed, chunked_loss=spec.chunked,
                                 pad_to_multiple_of=spec.width if spec.compile else 1,
-                                cudagraphs=spec.compile_mode == "reduce-overhead" and device.startswith("cuda"))
+                                cudagraphs=spec.compile_mode == "reduce-overhead" and device.startswith("cuda"),
+                                padding_mask=spec.padding_mask)
         if spec.compile:
             compile_decoder_layers(model, backend=compile_backend, mode=spec.compile_mode)
 
@@ -46,7 +47,12 @@ def measure_training(bench: Bench, model: Any, spec: TrainSpec, examples: list[A
     steps = step_batches(examples, spec)
     backend = "eager" if bench.smoke else "inductor"
     t_start = time.perf_counter()
-    trainer = Trainer(model, spec, bench.device, compile_backend=backend)
+    if spec.graph:
+        from .graph_step import GraphTrainer
+
+        trainer: Any = GraphTrainer(model, spec, bench.device)
+    else:
+        trainer = Trainer(model, spec, bench.device, compile_backend=backend)
     warm_steps = steps[:2]
     if spec.compile:  # one warm-up step per padded width, so no (re)compilation lands in the timed steps
         widths: dict[int, Any] = {}

@@ -59,8 +59,10 @@ def plain(tiny_assets: Any) -> list[dict[str, Any]]:
         {"packed": True},
         {"fused_adamw": True},
         {"micro_batch_size": 8, "chunked_loss": True, "packed": True, "fused_adamw": True},
+        {"padding_mask": False},  # right padding + causal attention: the mask changes nothing for real tokens
+        {"padding_mask": False, "chunked_loss": True},
     ],
-    ids=["micro_batch", "chunked_loss", "packed", "fused_adamw", "all_four"],
+    ids=["micro_batch", "chunked_loss", "packed", "fused_adamw", "all_four", "no_padding_mask", "no_mask_chunked"],
 )
 def test_lever_keeps_loss_curve_and_eval(tiny_assets: Any, plain: list[dict[str, Any]], lever: dict[str, Any]) -> None:
     _assert_same(_run(tiny_assets, **lever), plain)
