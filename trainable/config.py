@@ -96,9 +96,10 @@ class TrialConfig:
     """Fused AdamW kernel: ``auto`` = on CUDA only; true/false forces it on/off."""
     compile: bool | Literal["auto", "reduce-overhead"] = "auto"
     """Speed lever: ``torch.compile`` each decoder layer (regional). ``reduce-overhead`` adds CUDA graphs
-    (widths padded to a multiple of 64): 3.2x faster steps on an H100 after ~16 s of warm-up, paid back
-    after ~100 steps. ``auto`` = ``reduce-overhead`` on CUDA for trials of >= 300 steps, else off.
-    ``true`` = inductor's default mode (1.9x, ~37 s warm-up)."""
+    (widths padded to a multiple of 64): 3.2x faster steps on an H100 at one fixed shape after ~16 s of
+    warm-up; in a real 600-step trial, where shapes vary, recompiles eat much of that (bench/README.md).
+    ``auto`` = ``reduce-overhead`` on CUDA for trials of >= 300 steps, else off; if compiling fails the
+    trial goes on uncompiled. ``true`` = inductor's default mode (1.9x, ~37 s warm-up)."""
 
     # --- evaluation and early stopping -------------------------------------------------------
     eval_every: int = 100
