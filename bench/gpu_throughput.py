@@ -28,7 +28,15 @@ prints ONE table:
 - eval rows: greedy generation new-tokens/s (60 new tokens each, no early stop) and the projected
   seconds of a full dev eval (2,668 pairs) for unmerged vs merged LoRA at batch 256 / 1024 (NF4 merged =
   ``trainable.nf4_merge.dequantized_merged_copy``: dequantized base + LoRA in one bf16 model);
-- sharing rows: aggregate training tokens/s of 1, 2, 4, 8 trial processes (fast path) on one GPU.
+- scoring rows: a COMET-sized encoder (XLM-R large, random weights) over src + mt + ref of a full dev
+  set (fp32 as the trial runs it, and bf16), and the trial's BLEU(char) / chrF++ / term acc on 2,668 pairs;
+- check rows: the fast path's step code vs the plain path (same 5 steps), merged vs unmerged logits;
+- sharing rows: aggregate training tokens/s of 1, 2, 4, 8 trial processes (fast path) on one GPU;
+- then a projected seed-equivalent trial (600 steps, 6 full dev evals) per path.
+
+``--only PREFIXES`` runs just the named training rows and probes (a torch.profiler step, micro-batch
+128/256, per-layer CUDA graphs, no padding mask, the whole step as one CUDA graph). Results of the H100
+run: ``bench/README.md``.
 
 Every item is time-boxed against ``--budget-s``; an item that would not fit is skipped with a note.
 """
