@@ -18,7 +18,8 @@ Rows, in priority order, each time-boxed against ``--budget-s``:
 
 - ``defaults bf16``: TrialConfig's defaults (micro-batch auto, chunked CE, fused AdamW, compile auto,
   merged eval at batch 1024) with bf16 LoRA: a seed-equivalent trial (600 steps x 32 pairs, a full dev
-  eval every 100 steps);
+  eval every 100 steps); then the same with per-layer CUDA graphs forced on (``compile: auto`` leaves a
+  600-step trial uncompiled);
 - ``reference slice``: the reference configuration (NF4, micro-batch 8 x 4, plain loss, no compile,
   unmerged eval at batch 64) for a slice (``--ref-steps`` steps, one eval on ``--ref-eval-pairs`` pairs),
   extrapolated to the seed-equivalent trial;
@@ -176,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
                 "spike_zscore_loss": None, "spike_zscore_grad": None}
         plan = [
             ("defaults bf16 (seed-equivalent)", {"quantization": "bf16"}, dev_pairs),
+            ("defaults bf16 + CUDA graphs (compile: reduce-overhead)", {"quantization": "bf16",
+                                                                       "compile": "reduce-overhead"}, dev_pairs),
             ("reference slice (NF4 mb8x4, unmerged eval b64)",
              {**REFERENCE, "max_steps": ref_steps, "eval_every": ref_steps, "eval_samples": ref_pairs,
               "final_full_eval": False}, ref_pairs),

@@ -60,7 +60,7 @@ def test_gpu_trial_cpu_smoke_runs_every_row(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
-    assert [r["name"].split(" ")[0] for r in rows] == ["defaults", "reference", "defaults"]
+    assert [r["name"].split(" ")[0] for r in rows] == ["defaults", "defaults", "reference", "defaults"]
     for row in rows:
         assert row["error"] is None, row
         assert row["steps"] > 0 and row["evals"] >= 1 and row["train tok/s"] > 0 and row["eval s each"] > 0

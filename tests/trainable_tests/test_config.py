@@ -115,7 +115,7 @@ def test_micro_batch_auto_is_the_largest_divisor_up_to_32(batch_size, grad_accum
 
 @pytest.mark.parametrize(
     ("compile_", "device", "steps", "mode"),
-    [("auto", "cuda", 600, "reduce-overhead"), ("auto", "cuda", 299, None), ("auto", "cpu", 600, None),
+    [("auto", "cuda", 1000, "reduce-overhead"), ("auto", "cuda", 999, None), ("auto", "cpu", 5000, None),
      (True, "cpu", 10, "default"), (False, "cuda", 600, None), ("reduce-overhead", "cuda", 10, "reduce-overhead")],
 )
 def test_compile_resolution(compile_, device, steps, mode):
