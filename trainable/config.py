@@ -196,9 +196,7 @@ class TrialConfig:
             if value is not None and value < 1:
                 raise ConfigValueError(name, f"must be >= 1 or null, got {value}")
         effective = self.batch_size * self.grad_accum
-        if self.micro_batch_size == "auto":
-            pass
-        elif self.micro_batch_size is not None and (
+        if self.micro_batch_size not in (None, "auto") and (
             self.micro_batch_size < 1 or (self.micro_batch_size < effective and effective % self.micro_batch_size)
         ):
             raise ConfigValueError(

@@ -113,25 +113,23 @@ def make_adamw(params: list[Any], *, lr: float, weight_decay: float, fused: bool
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=use_fused or None)
 
 
-@contextmanager
-def uncompiled(model: Any) -> Iterator[Any]:
-    """``model`` with every ``Module.compile()`` switched off for the block (eval, deep copies), then back."""
+def uncompile(model: Any) -> list[tuple[Any, Any]]:
+    """Switch every ``Module.compile()`` in ``model`` off; returns (module, compiled call) to restore."""
     saved = [(m, m._compiled_call_impl) for m in model.modules() if getattr(m, "_compiled_call_impl", None)]
     for module, _ in saved:
         module._compiled_call_impl = None
+    return saved
+
+
+@contextmanager
+def uncompiled(model: Any) -> Iterator[Any]:
+    """``model`` with every ``Module.compile()`` switched off for the block (eval, deep copies), then back."""
+    saved = uncompile(model)
     try:
         yield model
     finally:
         for module, compiled in saved:
             module._compiled_call_impl = compiled
-
-
-def uncompile(model: Any) -> int:
-    """Switch every ``Module.compile()`` in ``model`` off for good; returns how many there were."""
-    compiled = [m for m in model.modules() if getattr(m, "_compiled_call_impl", None) is not None]
-    for module in compiled:
-        module._compiled_call_impl = None
-    return len(compiled)
 
 
 def compile_decoder_layers(

@@ -149,6 +149,7 @@ def test_uncompiled_switches_layer_compilation_off_for_the_block(lora_model) -> 
     from trainable.train_step import compile_decoder_layers, uncompiled
 
     model, _ = lora_model
+    model.eval()  # LoRA dropout off: two forwards must agree, whatever mode an earlier test left behind
     ids = torch.tensor([[5, 6, 7, 8]])
     with torch.no_grad():
         want = model(input_ids=ids).logits
