@@ -64,26 +64,18 @@ def write_data(out: Path, dev_pairs: int) -> dict[str, str]:
 
 def build_model(out: Path, config_values: dict[str, Any], device: str) -> int:
     """Random-weight Qwen2 (bf16) + a BPE tokenizer (with the chat template) trained on the sample data."""
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    from gpu.model import build_model_dir
 
     from trainable.data import load_pairs, sample_data_dir
-    from trainable.tiny_model import build_tiny_tokenizer
 
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = Qwen2ForCausalLM(Qwen2Config(**config_values)).to(torch.bfloat16)
-    n_params = sum(p.numel() for p in model.parameters())
-    model.save_pretrained(out)
-    pairs = load_pairs(sample_data_dir() / "train.jsonl")
-    texts = [t for p in pairs for t in (p.src, p.ref)]
-    build_tiny_tokenizer(texts, vocab_size=min(4000, config_values["vocab_size"])).save_pretrained(out)
-    return n_params
+    texts = [t for p in load_pairs(sample_data_dir() / "train.jsonl") for t in (p.src, p.ref)]
+    return build_model_dir(out, config_values, device, texts=texts,
+                           vocab_size=min(4000, config_values["vocab_size"]))
 
 
-def run_row(name: str, base: dict[str, Any], overrides: dict[str, Any], time_box: float) -> dict[str, Any]:
+def run_row(name: str, base: dict[str, Any], overrides: dict[str, Any], limit: float) -> dict[str, Any]:
     """One real trial; its reports summarised (wall, setup, train, eval seconds, tokens/s, loss)."""
-    import signal
+    from gpu.guard import time_box
 
     from trainable.config import TrialConfig
     from trainable.reporters import ListReporter
@@ -91,23 +83,15 @@ def run_row(name: str, base: dict[str, Any], overrides: dict[str, Any], time_box
 
     cfg = TrialConfig.from_dict({**base, **overrides}, where=name)
     reporter = ListReporter()
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise TimeoutError
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(max(1, int(time_box)))
     t0 = time.perf_counter()
     try:
-        run_trial(cfg, reporter)
+        with time_box(limit):
+            run_trial(cfg, reporter)
         error = None
     except TimeoutError:
-        error = f"not done within its {time_box:.0f} s time box"
+        error = f"not done within its {limit:.0f} s time box"
     except Exception as err:  # one broken row must not cost the others
         error = f"{type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}"
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
     wall = time.perf_counter() - t0
     row: dict[str, Any] = {"name": name, "wall s": wall, "error": error, "evals": len(reporter.reports)}
     if reporter.reports:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .device import reset_peak
@@ -21,20 +23,34 @@ def add(bench: Bench, row: Row) -> Row:
     return row
 
 
-def guarded(bench: Bench, name: str, measure: Any, *, limit: float | None = None) -> Row:
-    """``measure()``, or a row saying OOM / over its time limit (SIGALRM, main thread) instead."""
+@contextmanager
+def time_box(limit: float | None) -> Iterator[None]:
+    """Raise ``TimeoutError`` in the block after ``limit`` seconds (SIGALRM, main thread); None = no limit."""
     import signal
 
-    import torch
+    if not limit:
+        yield
+        return
 
     def on_alarm(signum: int, frame: Any) -> None:
         raise TimeoutError
 
-    old = signal.signal(signal.SIGALRM, on_alarm) if limit else None
-    if limit:
-        signal.alarm(max(1, int(limit)))
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(max(1, int(limit)))
     try:
-        return measure()
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def guarded(bench: Bench, name: str, measure: Any, *, limit: float | None = None) -> Row:
+    """``measure()``, or a row saying OOM / over its time limit instead."""
+    import torch
+
+    try:
+        with time_box(limit):
+            return measure()
     except torch.OutOfMemoryError:
         return Row(name, {}, "OOM")
     except TimeoutError:
@@ -42,9 +58,6 @@ def guarded(bench: Bench, name: str, measure: Any, *, limit: float | None = None
     except Exception as err:  # one broken item must not cost the rest of the run
         return Row(name, {}, f"error: {type(err).__name__}: {str(err).splitlines()[0][:160] if str(err) else ''}")
     finally:
-        if limit:
-            signal.alarm(0)
-            signal.signal(signal.SIGALRM, old)
         reset_peak(bench.device)
 
 

@@ -13,8 +13,10 @@ from .guard import progress
 from .specs import Bench, TrainSpec
 
 
-def build_model_dir(out: Path, config_values: dict[str, Any], device: str) -> int:
-    """Save a random-weight Qwen2 model (bf16) + a small tokenizer to ``out``; returns the parameter count."""
+def build_model_dir(out: Path, config_values: dict[str, Any], device: str, *, texts: list[str] | None = None,
+                    vocab_size: int = 300) -> int:
+    """Save a random-weight Qwen2 model (bf16) + a BPE tokenizer trained on ``texts`` (default: two
+    sentences) to ``out``; returns the parameter count."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
@@ -26,9 +28,9 @@ def build_model_dir(out: Path, config_values: dict[str, Any], device: str) -> in
         model = Qwen2ForCausalLM(config).to(torch.bfloat16)
     n_params = sum(p.numel() for p in model.parameters())
     model.save_pretrained(out)
-    texts = ["The quick brown fox jumps over the lazy dog.", "ファイルを保存します。"] * 8
+    texts = texts or ["The quick brown fox jumps over the lazy dog.", "ファイルを保存します。"] * 8
     try:  # only the trial's loader needs one; the direct fallback loads without
-        build_tiny_tokenizer(texts, vocab_size=300).save_pretrained(out)
+        build_tiny_tokenizer(texts, vocab_size=vocab_size).save_pretrained(out)
     except Exception as err:  # another transformers major version on the GPU machine
         print(f"tokenizer not saved ({type(err).__name__}: {err}); the direct loader will be used", file=sys.stderr)
     del model
