@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from sweep.choices import WANDB_MODES, SamplerName, TieBreak, WandbMode
 from trainable.dataclass_config import ConfigValueError, apply_overrides, from_mapping, load_yaml, to_mapping
 from trainable.errors import InputError
 
@@ -52,8 +53,8 @@ class SchedulerConfig:
     """First rung, in optimizer steps; None = the trial's ``eval_every``."""
     reduction_factor: float = 3.0
     """Keep the best 1/eta of the trials at each rung (eta > 1)."""
-    tie_break: Literal["crowding", "hypervolume"] = "crowding"
-    """Order within a non-dominated rank: crowding distance or hypervolume contribution."""
+    tie_break: TieBreak = "crowding"
+    """Order within a non-dominated rank: ``crowding`` distance or ``hv_contribution`` (hypervolume)."""
 
     def __post_init__(self) -> None:
         if self.grace_steps is not None and self.grace_steps < 1:
@@ -66,7 +67,7 @@ class SchedulerConfig:
 class WandbConfig:
     """Weights & Biases logging of every trial."""
 
-    mode: str | bool = "off"
+    mode: WandbMode | bool = "off"
     """``online``, ``offline`` (sync later with ``wandb sync``), ``off`` (YAML's bare off/false too) or
     ``auto`` (online when an API key is configured, else offline; ``online`` without a key also logs
     offline). Files go to ``<results dir>/wandb``; see sweep/wandb_logging.py."""
@@ -76,8 +77,8 @@ class WandbConfig:
     def __post_init__(self) -> None:
         if isinstance(self.mode, bool):  # YAML 1.1 reads a bare `off` as false
             self.mode = "online" if self.mode else "off"
-        if self.mode not in ("online", "offline", "off", "auto"):
-            raise ConfigValueError("mode", f"{self.mode!r} is not one of 'online', 'offline', 'off', 'auto'")
+        if self.mode not in WANDB_MODES:
+            raise ConfigValueError("mode", f"{self.mode!r} is not one of {', '.join(map(repr, WANDB_MODES))}")
 
 
 @dataclass
@@ -93,7 +94,7 @@ class SweepConfig:
     """Search-space YAML: a path (relative to this file) or a bare name from ``search_spaces/``."""
     objectives: list[str] = field(default_factory=lambda: ["comet", "term_acc"])
     """2 or 3 metric names; directions come from ``trainable.metrics.METRIC_DIRECTIONS``."""
-    sampler: Literal["nsga2", "tpe", "gp", "random"] = "nsga2"
+    sampler: SamplerName = "nsga2"
     """Optuna sampler: NSGA-II, TPE (multi-objective), GP (Bayesian) or random."""
     population_size: int | None = None
     """NSGA-II generation size; None = ``max(4, min(50, num_trials // 3))``."""
@@ -238,6 +239,9 @@ def load_sweep_config(
     path = Path(path)
     where = str(path)
     raw = load_yaml(path)
+    if not raw:
+        raise InputError(where, "empty sweep config (expected a mapping with at least 'trainable' or 'trial'; "
+                                "see sweep/configs/)")
     raw.setdefault("search_space", SweepConfig.search_space)
     # Paths in the file are relative to the file; paths given with --set are relative to the cwd.
     _resolve_paths(raw, path.resolve().parent)
@@ -262,6 +266,7 @@ def load_sweep_config(
         overridden["trainable"] = trainable
     cfg = from_mapping(SweepConfig, overridden, where=where)
     validate_trial_section(cfg, where=where)
+    validate_scheduler(cfg, where=where)
     return cfg
 
 
@@ -288,6 +293,33 @@ def validate_trial_section(cfg: SweepConfig, *, where: str) -> None:
         raise InputError(
             where, f"key 'search_space': parameter {unknown[0]!r} of {space_path.name} is not a trial config field"
         )
+    from sweep.space_check import check_space_domain
+
+    check_space_domain(space, trial, lambda point: from_mapping(TrialConfig, point, where=where))
+
+
+DEFAULT_EVAL_EVERY = 100
+DEFAULT_MAX_STEPS = 400
+"""Steps MO-ASHA assumes when the trial section leaves ``eval_every`` / ``max_steps`` unset (the
+``TrialConfig`` defaults)."""
+
+
+def scheduler_steps(cfg: SweepConfig) -> tuple[int, int]:
+    """``(grace_steps, max_steps)`` of MO-ASHA: the first rung defaults to the trial's ``eval_every``."""
+    trial = base_trial_config(cfg)
+    eval_every = int(trial.get("eval_every") or DEFAULT_EVAL_EVERY)
+    return cfg.scheduler.grace_steps or eval_every, int(trial.get("max_steps") or DEFAULT_MAX_STEPS)
+
+
+def validate_scheduler(cfg: SweepConfig, *, where: str) -> None:
+    """MO-ASHA's first rung lies within a trial (``grace_steps`` <= ``trial.max_steps``)."""
+    if not cfg.scheduler.mo_asha:
+        return
+    grace, max_steps = scheduler_steps(cfg)
+    if grace > max_steps:
+        key = "scheduler.grace_steps" if cfg.scheduler.grace_steps else "trial.eval_every"
+        raise InputError(where, f"key '{key}': the first MO-ASHA rung ({grace}) is past trial.max_steps "
+                                f"({max_steps}); lower it or turn scheduler.mo_asha off")
 
 
 def base_trial_config(cfg: SweepConfig) -> dict[str, Any]:

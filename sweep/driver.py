@@ -52,8 +52,8 @@ def ray_trials(result_grid: Any) -> list[Any]:
 
 
 def finish_sweep(cfg: SweepConfig, results_dir: Path, result_grid: Any, storage: Any) -> int:
-    """Reconcile the study when the experiment is over, print the summary; exit code (0, or 130 when
-    the experiment stopped early and can be resumed)."""
+    """Reconcile the study when the experiment is over, print the summary; exit code (0; 1 when every
+    trial failed, with the causes counted; 130 when the experiment stopped early and can be resumed)."""
     import optuna
 
     from sweep.records import append_trial_records, reconcile_study
@@ -73,7 +73,9 @@ def finish_sweep(cfg: SweepConfig, results_dir: Path, result_grid: Any, storage:
         print(f"mtsweep: marked {len(fixed)} trial(s) left RUNNING as FAIL: {fixed}")
     study = optuna.load_study(study_name=study_name, storage=storage)
     print_summary(cfg, results_dir, study, trials)
-    return 0
+    from sweep.failures import report_all_failed
+
+    return report_all_failed(study, trials)
 
 
 def agreement(study: Any, trials: list[Any]) -> list[str]:

@@ -17,9 +17,8 @@ import math
 from enum import Enum
 from typing import Any
 
+from sweep.choices import TIE_BREAKS
 from sweep.nondominated import crowding_distances, hv_contributions, nondominated_fronts
-
-TIE_BREAKS = ("crowding", "hv_contribution")
 
 
 class Decision(Enum):

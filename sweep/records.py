@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from sweep.choices import SAMPLERS
 from sweep.results_dir import TRIALS_JSONL
 
 OPTUNA_NUMBER_KEY = "_optuna_number"
@@ -82,7 +83,7 @@ def make_sampler(name: str, *, seed: int, population_size: int = 50) -> Any:
         return optuna.samplers.GPSampler(seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
-    raise ValueError(f"unknown sampler {name!r}")
+    raise ValueError(f"unknown sampler {name!r} (known: {', '.join(SAMPLERS)})")
 
 
 def make_storage(url: str) -> Any:

@@ -6,7 +6,6 @@ Imports Ray and Optuna at module level: import this module only inside a command
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 from collections.abc import Callable
@@ -18,25 +17,13 @@ from ray import tune
 from ray.tune.callback import Callback
 from ray.tune.search import ConcurrencyLimiter
 
-from sweep.config import SweepConfig, base_trial_config
+from sweep.config import SweepConfig, base_trial_config, scheduler_steps
+from sweep.preflight import import_trainable
 from sweep.recording import RecordingOptunaSearch, ResultsFileCallback
 from sweep.records import OPTUNA_NUMBER_KEY, make_sampler, make_storage
 from sweep.results_dir import RAY_DIR
 from sweep.trial_table import format_table, short_params
 from trainable.errors import InputError
-
-
-def import_trainable(spec: str, *, where: str = "trainable") -> Callable[..., Any]:
-    """``module:function`` -> the function (InputError naming ``where`` when it cannot be imported)."""
-    module_name, _, func_name = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise InputError(where, f"cannot import module {module_name!r} ({err})") from None
-    func = getattr(module, func_name, None)
-    if not callable(func):
-        raise InputError(where, f"module {module_name!r} has no function {func_name!r}")
-    return func
 
 
 def with_resources(fn: Callable[..., Any], cfg: SweepConfig) -> Any:
@@ -58,14 +45,12 @@ def make_scheduler(cfg: SweepConfig) -> Any:
         return None
     from sweep.mo_asha_ray import make_ray_scheduler
 
-    trial = base_trial_config(cfg)
-    eval_every = int(trial.get("eval_every") or 100)
-    max_steps = int(trial.get("max_steps") or 400)
+    grace_steps, max_steps = scheduler_steps(cfg)
     try:
         return make_ray_scheduler(
             list(cfg.objectives),
             cfg.modes,
-            grace_steps=cfg.scheduler.grace_steps or eval_every,
+            grace_steps=grace_steps,
             reduction_factor=cfg.scheduler.reduction_factor,
             max_steps=max_steps,
             tie_break=cfg.scheduler.tie_break,

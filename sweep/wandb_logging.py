@@ -29,9 +29,10 @@ from urllib.parse import urlparse
 
 from ray.tune.callback import Callback
 
+from sweep.choices import WANDB_MODES as MODES
+
 logger = logging.getLogger(__name__)
 
-MODES: tuple[str, ...] = ("online", "offline", "off", "auto")
 STATUS_SUMMARY_KEYS: tuple[str, ...] = (
     "is_final",
     "diverged",

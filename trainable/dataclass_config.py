@@ -48,7 +48,7 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
                 return _coerce(value, arg, key, where)
             except InputError as err:
                 errors.append(err.message)
-        raise InputError(where, f"key '{key}': {errors[0] if errors else 'bad value'}")
+        raise InputError(where, errors[0] if errors else f"key '{key}': bad value")  # errors name the key
     if origin is Literal:
         choices = get_args(tp)
         if value not in choices:

@@ -16,6 +16,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from trainable.glossary import Term
@@ -144,17 +145,21 @@ def get_comet_scorer(model: str | None) -> CometScorer | None:
     model name for ``comet.download_model`` (e.g. ``Unbabel/wmt22-comet-da``; needs hub access or a
     populated cache).
     """
-    if model is None or model.strip().lower() in ("", "none"):
+    if comet_disabled(model):
         return None
     if model not in _COMET_CACHE:
         _COMET_CACHE[model] = CometScorer(name=model, model=_load_comet(model))
     return _COMET_CACHE[model]
 
 
-def _load_comet(model: str) -> Any:
-    import logging
-    from pathlib import Path
+def comet_disabled(model: str | None) -> bool:
+    """``None``, ``""`` or ``"none"`` (any case): no COMET model."""
+    return model is None or model.strip().lower() in ("", "none")
 
+
+def comet_checkpoint_path(model: str) -> Path | None:
+    """The local checkpoint ``model`` names (a ``.ckpt`` file or a folder holding one); None for a hub
+    name. InputError(``model``, ...) when it looks like a path but holds no checkpoint."""
     from trainable.errors import InputError
 
     path = Path(model).expanduser()
@@ -162,17 +167,25 @@ def _load_comet(model: str) -> Any:
         found = sorted(path.glob("checkpoints/*.ckpt")) or sorted(path.glob("*.ckpt"))
         if not found:
             raise InputError(model, "COMET directory holds no checkpoints/*.ckpt")
-        path = found[0]
-    elif not path.is_file() and (path.suffix == ".ckpt" or model.startswith((".", "/", "~"))):
+        return found[0]
+    if path.is_file():
+        return path
+    if path.suffix == ".ckpt" or model.startswith((".", "/", "~")):
         raise InputError(model, "COMET checkpoint not found")
+    return None
 
+
+def _load_comet(model: str) -> Any:
+    from trainable.errors import InputError
+
+    path = comet_checkpoint_path(model)
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "comet"):
         logging.getLogger(name).setLevel(logging.WARNING)
     with warnings.catch_warnings():  # torchmetrics' pkg_resources deprecation warning at import
         warnings.simplefilter("ignore")
         import comet
 
-    if path.is_file():
+    if path is not None:
         return comet.load_from_checkpoint(str(path), local_files_only=True)
     try:
         ckpt = comet.download_model(model)

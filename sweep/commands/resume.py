@@ -25,9 +25,11 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sweep.driver import finish_sweep, ray_session
+    from sweep.preflight import check_ray_flags
     from sweep.results_dir import RAY_DIR, read_sweep_yaml
     from trainable.errors import InputError
 
+    check_ray_flags(args)
     results_dir = Path(args.results_dir).resolve()
     cfg = read_sweep_yaml(results_dir)
     experiment = results_dir / RAY_DIR

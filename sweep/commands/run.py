@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from sweep.choices import WANDB_MODES
+
 HELP = "run a sweep: Ray Tune + Optuna (multi-objective), results in a new folder"
 
 
@@ -21,11 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(overrides the config's 'trainable')")
     parser.add_argument("--num-cpus", type=int, metavar="N", help="CPUs of a local Ray (default: all)")
     parser.add_argument("--num-gpus", type=int, metavar="N", help="GPUs of a local Ray (default: all)")
-    parser.add_argument("--wandb", choices=("online", "offline", "off", "auto"),
+    parser.add_argument("--wandb", choices=WANDB_MODES,
                         help="W&B logging, one run per trial (overrides wandb.mode; 'auto' = online when an "
                         "API key is configured, else offline; files in <results>/wandb)")
     parser.add_argument("--live-every", type=float, default=10.0, metavar="S",
                         help="seconds between live trial tables (default 10)")
+    parser.add_argument("--allow-download", action="store_true",
+                        help="accept hub model ids that are not in the local Hugging Face cache (each trial "
+                        "downloads them); default: refuse them before starting")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,10 +38,15 @@ def run(args: argparse.Namespace) -> int:
 
     from sweep.config import load_sweep_config
     from sweep.driver import finish_sweep, ray_session
+    from sweep.preflight import check_run_flags, preflight
     from sweep.results_dir import create_results_dir, write_sweep_yaml
 
+    # Everything is checked before anything is written or Ray starts (one-line errors, exit 2).
+    check_run_flags(args)
     wandb_override = [f"wandb.mode={args.wandb}"] if getattr(args, "wandb", None) else []
     cfg = load_sweep_config(args.config, [*args.overrides, *wandb_override], trainable=args.trainable)
+    preflight(cfg, where=args.config, trainable_flag=args.trainable is not None,
+              allow_download=args.allow_download)
     requested = Path(args.out or cfg.out_dir or Path("sweeps") / cfg.name)
     results_dir, note = create_results_dir(requested)
     if note:

@@ -1,0 +1,102 @@
+"""Checks `mtsweep run` makes after loading the config and before it writes anything or starts Ray.
+
+:func:`sweep.config.load_sweep_config` checks what the config says (keys, values, the search space inside
+the trial's domain); this module checks what it points at: the command-line flags, the trainable (import),
+the trial's data and glossary files (loaded with the trial's own loaders) and its models (local folder,
+Hugging Face cache, or an allowed download). Every failure is a one-line InputError naming the file (or
+flag) and the key. Imports no Ray and no torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sweep.config import DEFAULT_TRAINABLE, SweepConfig, base_trial_config
+from trainable.errors import InputError
+
+
+def check_ray_flags(args: argparse.Namespace) -> None:
+    """``--num-cpus``/``--num-gpus`` of a local Ray (shared by run and resume)."""
+    if args.num_cpus is not None and args.num_cpus < 1:
+        raise InputError("--num-cpus", f"must be >= 1, got {args.num_cpus}")
+    if args.num_gpus is not None and args.num_gpus < 0:
+        raise InputError("--num-gpus", f"must be >= 0, got {args.num_gpus}")
+
+
+def check_run_flags(args: argparse.Namespace) -> None:
+    """The flags of `mtsweep run` that the parser cannot check alone."""
+    check_ray_flags(args)
+    if not args.live_every >= 0:
+        raise InputError("--live-every", f"must be >= 0 seconds, got {args.live_every}")
+    if args.out is not None:
+        check_out_dir(Path(args.out), "--out")
+
+
+def check_out_dir(path: Path, where: str) -> None:
+    """The results folder can be created: its nearest existing ancestor is a writable folder."""
+    ancestor = path.expanduser().absolute()
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if ancestor == path.expanduser().absolute() and ancestor.is_dir():
+        return  # taken: create_results_dir picks a suffixed name next to it
+    if not ancestor.is_dir():
+        raise InputError(where, f"{ancestor} is a file, so {path} cannot be created")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise InputError(where, f"cannot create {path}: {ancestor} is not writable")
+
+
+def import_trainable(spec: str, *, where: str = "trainable") -> Callable[..., Any]:
+    """``module:function`` -> the function (InputError naming ``where`` when it cannot be imported)."""
+    module_name, _, func_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # ImportError, or whatever the module raises while importing
+        raise InputError(where, f"cannot import module {module_name!r} ({type(err).__name__}: {err})") from None
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise InputError(where, f"module {module_name!r} has no function {func_name!r}")
+    return func
+
+
+def preflight(
+    cfg: SweepConfig, *, where: str, trainable_flag: bool = False, allow_download: bool = False
+) -> None:
+    """Everything the sweep points at exists and loads; the trainable is imported last (it runs user code)."""
+    if cfg.trainable == DEFAULT_TRAINABLE:
+        check_trial_inputs(base_trial_config(cfg), where=where, allow_download=allow_download)
+    key_where = "--trainable" if trainable_flag else where
+    prefix = "" if trainable_flag else "key 'trainable': "
+    try:
+        import_trainable(cfg.trainable, where=key_where)
+    except InputError as err:
+        raise InputError(key_where, prefix + err.message) from None
+
+
+def check_trial_inputs(trial: dict[str, Any], *, where: str, allow_download: bool = False) -> None:
+    """The data, glossary and models of the default trainable's trial section (``trial.*`` keys)."""
+    from trainable.config import TrialConfig
+    from trainable.evaluate import load_split, load_terms
+    from trainable.model_sources import base_model_source, comet_model_source
+
+    cfg = TrialConfig.from_dict(trial, where=where)
+    checks: list[tuple[str, Callable[[], Any]]] = [
+        (f"{split}_path", lambda split=split: load_split(cfg, split)) for split in ("train", "dev", "test")
+    ]
+    checks += [
+        ("glossary_path", lambda: load_terms(cfg)),
+        ("model", lambda: base_model_source(cfg.model, allow_download=allow_download)),
+        ("comet_model", lambda: comet_model_source(cfg.comet_model, allow_download=allow_download)),
+    ]
+    for key, check in checks:
+        if key.endswith("_path") and getattr(cfg, key) is None:
+            continue  # the bundled sample data
+        try:
+            check()
+        except InputError as err:
+            detail = err.message if err.where == key else str(err)
+            raise InputError(where, f"key 'trial.{key}': {detail}") from None
