@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from trainable.dataclass_config import ConfigValueError, apply_overrides, from_mapping, load_yaml
+from trainable.early_stopping import EarlyStopRule
+from trainable.model_loading import Quantization
+from trainable.prompting import Masking
 
 FaultKind = Literal["nan_loss", "nan_grad", "loss_spike", "oom"]
 
@@ -32,7 +35,7 @@ class TrialConfig:
     # --- model -------------------------------------------------------------------------------
     model: str = "Qwen/Qwen2.5-0.5B-Instruct"
     """Base model: a hub id (must already be in the local HF cache) or a local directory."""
-    quantization: Literal["nf4", "bf16"] = "nf4"
+    quantization: Quantization = "nf4"
     """``nf4``: QLoRA, 4-bit NF4 base with bf16 compute. ``bf16``: plain LoRA on a bf16 base."""
     device: str = "auto"
     """``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``."""
@@ -70,7 +73,7 @@ class TrialConfig:
     """Longest tokenised example (prompt + answer); longer examples are truncated from the prompt side."""
     grad_clip: float | None = 0.1
     """Clip the global gradient norm to this value; None = no clipping (the norm is still measured)."""
-    masking: Literal["full", "answer_only", "weighted"] = "full"
+    masking: Masking = "full"
     """Loss masking: whole sequence, answer only, or prompt tokens weighted by ``prompt_loss_weight``."""
     prompt_loss_weight: float = 1.0
     """Weight of prompt tokens in the loss for ``masking: weighted`` (1 = full, 0 = answer only)."""
@@ -119,7 +122,7 @@ class TrialConfig:
     """Generation length cap per segment."""
     objectives: list[str] = field(default_factory=lambda: ["comet", "term_acc"])
     """Metrics the early-stopping rule watches (directions from ``trainable.metrics``)."""
-    early_stop_rule: Literal["any_objective_improved", "none"] = "any_objective_improved"
+    early_stop_rule: EarlyStopRule = "any_objective_improved"
     """``any_objective_improved``: stop after ``patience`` evals in a row where no objective beat its
     best so far. ``none``: never stop early."""
     patience: int = 1

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+EarlyStopRule = Literal["any_objective_improved", "none"]
+
 
 class EarlyStopping:
     """Patience rule over several objectives; explicit state (best values, bad-eval streak)."""
@@ -22,7 +24,7 @@ class EarlyStopping:
         objectives: list[str],
         *,
         patience: int = 1,
-        rule: Literal["any_objective_improved", "none"] = "any_objective_improved",
+        rule: EarlyStopRule = "any_objective_improved",
         directions: dict[str, str] | None = None,
     ) -> None:
         if directions is None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from trainable.errors import InputError
 
 Quantization = Literal["nf4", "bf16"]
-QUANTIZATIONS: tuple[str, ...] = ("nf4", "bf16")
+QUANTIZATIONS: tuple[str, ...] = get_args(Quantization)
 
 
 def pick_device() -> str:

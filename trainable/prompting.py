@@ -17,7 +17,7 @@ The loss is ``sum(w * ce) / sum(w)`` over the shifted tokens (:func:`weighted_lm
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
     import torch
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 DEFAULT_SYSTEM_PROMPT = "Translate the following English text into Japanese."
 IGNORE_INDEX = -100
 Masking = Literal["full", "answer_only", "weighted"]
-MASKING_MODES: tuple[str, ...] = ("full", "answer_only", "weighted")
+MASKING_MODES: tuple[str, ...] = get_args(Masking)
 
 
 @dataclass(frozen=True)

@@ -44,3 +44,13 @@ def test_every_wandb_mode_resolves(mode: str, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("NETRC", "/nonexistent")
     assert resolve_mode(mode) in ("online", "offline", "off")
     assert WandbConfig(mode=mode).mode == mode
+
+
+def test_trial_name_sets_are_the_implementations() -> None:
+    from trainable.config import TrialConfig
+    from trainable.model_loading import QUANTIZATIONS
+    from trainable.prompting import MASKING_MODES
+
+    hints = typing.get_type_hints(TrialConfig)
+    assert typing.get_args(hints["masking"]) == MASKING_MODES
+    assert typing.get_args(hints["quantization"]) == QUANTIZATIONS
