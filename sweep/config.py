@@ -112,6 +112,10 @@ class SweepConfig:
     """Optuna study name; None = ``name``."""
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     """Multi-objective early stopping."""
+    constraints: dict[str, Any] | None = None
+    """Feasibility bands ``metric: [min, max]`` (null for an open side) on any reported metric, merged
+    over the defaults (``len_ratio: [0.7, 1.5]``); ``metric: null`` switches one off. Infeasible trials
+    stay in the study but never sit on the front (sweep/constraints.py)."""
     trainable: str = DEFAULT_TRAINABLE
     """Ray Tune function trainable as ``module:function`` (any function following the report contract)."""
     max_failures: int = 0
@@ -144,6 +148,18 @@ class SweepConfig:
             raise ConfigValueError("storage", f"must be a SQLAlchemy URL like sqlite:///x.db, got {self.storage!r}")
         if self.study_name is not None and not self.study_name.strip():
             raise ConfigValueError("study_name", "must not be empty")
+        self._check_constraints()
+
+    def _check_constraints(self) -> None:
+        """Merge over the defaults and validate; stored as plain lists (the resolved sweep.yaml)."""
+        from sweep.constraints import ConstraintError, parse_constraints
+
+        known = constraint_metrics() if self.trainable in (DEFAULT_TRAINABLE, SYNTHETIC_TRAINABLE) else None
+        try:
+            parsed = parse_constraints(self.constraints, known=known)
+        except ConstraintError as err:
+            raise ConfigValueError(f"constraints.{err.key}".rstrip("."), err.message) from None
+        self.constraints = {k: None if v is None else list(v) for k, v in parsed.items()}
 
     def _check_objectives(self) -> None:
         from trainable.metrics import METRIC_DIRECTIONS
@@ -186,6 +202,14 @@ class SweepConfig:
 
     def replace(self, **changes: Any) -> SweepConfig:
         return dataclasses.replace(self, **changes)
+
+
+def constraint_metrics() -> set[str]:
+    """Metrics the project's trainables report, usable in ``constraints`` (a user trainable: any name)."""
+    from trainable.metrics import METRIC_DIRECTIONS, METRIC_TARGETS
+    from trainable.report import REQUIRED_KEYS
+
+    return set(METRIC_DIRECTIONS) | set(METRIC_TARGETS) | set(REQUIRED_KEYS) - {"step"}
 
 
 def resolve_search_space(value: str, base: Path) -> Path:

@@ -1,14 +1,22 @@
 """MOASHA: asynchronous successive halving on non-dominated rank (pure Python, no Ray).
 
-Syne Tune style: a small object with explicit state and one pure decision method,
-:meth:`MOASHA.on_result`. Rung levels are ``grace_steps * eta**k`` (< ``max_steps``). When a trial
-first reports at or past a rung level, its objective vector is recorded in that rung and the trial
-continues iff it is among the top ``ceil(n / eta)`` of the ``n`` trials recorded there so far, ranked
-by non-dominated sorting, ties within a front broken by crowding distance (NSGA-II) or hypervolume
-contribution (larger is better). Missing or non-finite objectives rank after every finite vector.
-The first trial at a rung always continues (as in ASHA: it cannot yet be compared).
+Syne Tune style: a small object with explicit state (:attr:`MOASHA.rungs`, :attr:`MOASHA.infeasible`,
+:attr:`MOASHA.stopped`) and one pure decision method, :meth:`MOASHA.on_result`. Rung levels are
+``grace_steps * eta**k``; a trial meets only the levels below its OWN ``max_steps`` (a preset with a
+shorter run has fewer rungs), and a report at or past its ``max_steps``, a final report (``is_final``) or
+a diverged one is never recorded: the trial ends itself, never "pruned" after it finished. When a
+trial first reports at or past a rung level, its objective vector is recorded in that rung and the trial
+continues iff it is among the top ``ceil(n / eta)`` of the ``n`` trials recorded there so far, ranked:
 
-``sweep/mo_asha_ray.py`` adapts it to Ray Tune; the benchmark in ``bench/`` drives it directly.
+1. feasible reports (every :mod:`sweep.constraints` band met) by non-dominated sorting, ties within a
+   front broken by crowding distance (NSGA-II) or hypervolume contribution (larger is better);
+2. infeasible reports, by total constraint violation (smallest first);
+3. reports with a missing or non-finite objective.
+
+The first trial at a rung always continues (as in ASHA: it cannot yet be compared). The decisions are a
+function of the reports fed in order, so replaying the same reports into a fresh MOASHA rebuilds the
+same state: ``sweep/mo_asha_ray.py`` (the Ray Tune adapter) logs each rung report to the results folder
+and replays it on ``mtsweep resume``; the benchmark in ``bench/`` drives this class directly.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from enum import Enum
 from typing import Any
 
 from sweep.choices import TIE_BREAKS
+from sweep.constraints import Band, total_violation
 from sweep.nondominated import crowding_distances, hv_contributions, nondominated_fronts
 
 
@@ -41,6 +50,7 @@ class MOASHA:
         max_steps: int,
         tie_break: str = "crowding",
         step_key: str = "step",
+        constraints: dict[str, Band | None] | None = None,
     ) -> None:
         if not objectives or len(objectives) != len(modes):
             raise ValueError(
@@ -59,38 +69,66 @@ class MOASHA:
         self.grace_steps = int(grace_steps)
         self.eta = reduction_factor
         self.max_steps = int(max_steps)
+        """Length of a trial that does not say its own (``on_result(max_steps=None)``)."""
         self.tie_break = tie_break
         self.step_key = step_key
-        self.rung_levels: list[int] = []
-        level = float(grace_steps)
-        while level < max_steps:
-            if not self.rung_levels or int(level) > self.rung_levels[-1]:
-                self.rung_levels.append(int(level))
-            level *= reduction_factor
-        self.rungs: dict[int, dict[str, tuple[float, ...] | None]] = {r: {} for r in self.rung_levels}
+        self.constraints = dict(constraints or {})
+        """Feasibility bands (sweep/constraints.py); an infeasible report ranks behind every feasible one."""
+        self.rung_levels: list[int] = self.levels_below(self.max_steps)
+        """Rung levels of a trial of the default length."""
+        self.rungs: dict[int, dict[str, tuple[float, ...] | None]] = {}
         """Rung level -> {trial_id: objective vector (minimisation form) or None when not finite}."""
+        self.infeasible: dict[int, dict[str, float]] = {}
+        """Rung level -> {trial_id: total constraint violation (> 0)} for the infeasible reports."""
         self.stopped: dict[str, int] = {}
         """Trials this scheduler stopped -> the rung level where it happened."""
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every report (the state of a scheduler that has seen none)."""
+        self.rungs = {r: {} for r in self.rung_levels}
+        self.infeasible = {r: {} for r in self.rung_levels}
+        self.stopped = {}
+
+    def levels_below(self, max_steps: int) -> list[int]:
+        """Rung levels ``grace_steps * eta**k`` below ``max_steps``."""
+        levels: list[int] = []
+        level = float(self.grace_steps)
+        while level < max_steps:
+            if not levels or int(level) > levels[-1]:
+                levels.append(int(level))
+            level *= self.eta
+        return levels
 
     # --- the decision ----------------------------------------------------------------------
-    def on_result(self, trial_id: str, step: int, metrics: dict[str, Any]) -> Decision:
-        """Record a report and decide. Reports between rungs (or past the last) just continue."""
+    def on_result(self, trial_id: str, step: int, metrics: dict[str, Any], max_steps: int | None = None) -> Decision:
+        """Record a report and decide; ``max_steps``: the trial's own length (None = the default).
+
+        Reports between rungs, past the trial's last rung, final or diverged ones just continue.
+        """
         if trial_id in self.stopped:
             return Decision.STOP
-        rung = self._rung_for(trial_id, step)
+        rung = self.rung_for(trial_id, step, metrics, max_steps)
         if rung is None:
             return Decision.CONTINUE
-        self.rungs[rung][trial_id] = self.vector(metrics)
+        self.rungs.setdefault(rung, {})[trial_id] = self.vector(metrics)
+        violation = total_violation(self.constraints, metrics)
+        if violation > 0:
+            self.infeasible.setdefault(rung, {})[trial_id] = violation
         if self.rank_in_rung(rung, trial_id) < math.ceil(len(self.rungs[rung]) / self.eta):
             return Decision.CONTINUE
         self.stopped[trial_id] = rung
         return Decision.STOP
 
-    def _rung_for(self, trial_id: str, step: int) -> int | None:
-        """The highest rung level <= step where this trial is not yet recorded (ASHA's rule)."""
-        for level in reversed(self.rung_levels):
+    def rung_for(self, trial_id: str, step: int, metrics: dict[str, Any], max_steps: int | None = None) -> int | None:
+        """The rung this report is recorded in, or None: the highest level <= step below the trial's own
+        ``max_steps`` where it is not yet recorded (ASHA's rule); never for a final or diverged report."""
+        length = self.max_steps if max_steps is None else int(max_steps)
+        if step >= length or metrics.get("is_final") or metrics.get("diverged"):
+            return None
+        for level in reversed(self.levels_below(length)):
             if step >= level:
-                return None if trial_id in self.rungs[level] else level
+                return None if trial_id in self.rungs.get(level, {}) else level
         return None
 
     # --- ranking ---------------------------------------------------------------------------
@@ -107,7 +145,9 @@ class MOASHA:
     def ranking(self, rung: int) -> list[str]:
         """Trial ids of a rung, best first."""
         entries = self.rungs[rung]
-        good = [t for t, v in entries.items() if v is not None]
+        violation = self.infeasible.get(rung, {})
+        good = [t for t, v in entries.items() if v is not None and t not in violation]
+        infeasible = sorted((t for t, v in entries.items() if v is not None and t in violation), key=violation.get)
         bad = [t for t, v in entries.items() if v is None]
         vectors = [entries[t] for t in good]
         order: list[str] = []
@@ -121,7 +161,7 @@ class MOASHA:
             # Larger score first; stable on arrival order for equal scores.
             ranked = sorted(range(len(front)), key=lambda k: -scores[k])
             order.extend(good[front[k]] for k in ranked)
-        return order + bad
+        return order + infeasible + bad
 
     def rank_in_rung(self, rung: int, trial_id: str) -> int:
         """0-based position of the trial in :meth:`ranking`."""
@@ -138,5 +178,5 @@ class MOASHA:
         return tuple(ref)
 
     def debug_string(self) -> str:
-        rungs = ", ".join(f"{r}: {len(self.rungs[r])}" for r in self.rung_levels)
+        rungs = ", ".join(f"{r}: {len(self.rungs[r])}" for r in sorted(self.rungs))
         return f"MOASHA(eta={self.eta}, stopped={len(self.stopped)}, recorded per rung {{{rungs}}})"

@@ -1,4 +1,4 @@
-"""Ray Tune adapter of :class:`sweep.mo_asha.MOASHA` (multi-objective early stopping).
+"""Ray Tune adapter of :class:`sweep.mo_asha.MOASHA` (multi-objective early stopping) that survives resume.
 
 Imports Ray at module level (the class must be importable by name so Ray can pickle it into the
 experiment state): import this module only inside the function that builds the Tuner, never from
@@ -8,22 +8,36 @@ Usage::
 
     from sweep.mo_asha_ray import make_ray_scheduler
     scheduler = make_ray_scheduler(["comet", "term_acc"], ["max", "max"], grace_steps=100,
-                                   reduction_factor=3, max_steps=400)
+                                   reduction_factor=3, max_steps=400, log_path="<results>/rungs.jsonl")
     tune.TuneConfig(search_alg=OptunaSearch(...), scheduler=scheduler, ...)
 
-After (or during) the run, ``scheduler.stopped_trials`` maps each trial id it stopped to its rung and
-``scheduler.stop_info(trial_id)`` gives ``{"stop_cause": "pruned", "rung": ...}`` so the recorder can
-mark that trial PRUNED in Optuna.
+Each trial meets the rungs below its own ``max_steps`` (its config's ``max_steps``: presets may set
+their own). After (or during) the run, ``scheduler.stopped_trials`` maps each trial id it stopped to its
+rung and ``scheduler.stop_info(trial_id)`` gives ``{"stop_cause": "pruned", "rung": ...}`` so the
+recorder can mark that trial PRUNED in Optuna.
+
+Resume: Ray 2.60 never calls a scheduler's ``save``/``restore`` (the controller leaves
+``_scheduler_alg`` out of its state; ``Tuner.restore`` unpickles the scheduler as it was pickled into
+``tuner.pkl`` when the Tuner was built: empty). So every report recorded in a rung is appended, with the
+decision, to ``log_path`` (``rungs.jsonl``) before Ray acts on it, and unpickling replays that log into a
+fresh core (:meth:`MultiObjectiveASHAScheduler.restore_from_log`): the resumed scheduler holds exactly
+the rungs of the dead one, and so does the recorder that asks it which trials it stopped.
 """
 
 from __future__ import annotations
 
-import pickle
+import logging
+import time
+from pathlib import Path
 from typing import Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
+from sweep.constraints import active
 from sweep.mo_asha import MOASHA, Decision
+from sweep.records import append_jsonl, is_finite_number, read_jsonl
+
+logger = logging.getLogger(__name__)
 
 
 class MultiObjectiveASHAScheduler(FIFOScheduler):
@@ -31,9 +45,19 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
 
     _supports_buffered_results = False  # decide on every report, not on a buffered batch
 
-    def __init__(self, core: MOASHA) -> None:
+    def __init__(self, core: MOASHA, *, log_path: str | Path | None = None, max_steps_key: str = "max_steps") -> None:
         super().__init__()
         self.core = core
+        self.log_path = str(log_path) if log_path else None
+        """Rung log (one JSON line per recorded report); None: state lives in memory only."""
+        self.max_steps_key = max_steps_key
+        """Trial-config key holding a trial's own length."""
+        self.replayed = 0
+        """Rung reports replayed from the log when this object was unpickled (``mtsweep resume``)."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.restore_from_log()
 
     @property
     def stopped_trials(self) -> dict[str, int]:
@@ -49,26 +73,55 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
         # Objectives are given at construction; TuneConfig has no multi-objective metric/mode.
         return True
 
+    def trial_max_steps(self, config: dict[str, Any]) -> int | None:
+        """The trial's own length from its config (None: the core's default)."""
+        value = config.get(self.max_steps_key)
+        return int(value) if is_finite_number(value) else None
+
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         step = result.get(self.core.step_key)
-        if step is None or result.get("is_final") or result.get("diverged"):
-            return TrialScheduler.CONTINUE  # the trial ends itself; its last good values are recorded
-        decision = self.core.on_result(trial.trial_id, int(step), result)
+        if not is_finite_number(step):
+            return TrialScheduler.CONTINUE
+        step, max_steps = int(step), self.trial_max_steps(trial.config)
+        rung = self.core.rung_for(trial.trial_id, step, result, max_steps)
+        decision = self.core.on_result(trial.trial_id, step, result, max_steps)
+        if rung is not None:
+            self._log(trial.trial_id, step, max_steps, rung, result, decision)
         return TrialScheduler.STOP if decision is Decision.STOP else TrialScheduler.CONTINUE
+
+    # --- the rung log ----------------------------------------------------------------------
+    def _log(self, trial_id: str, step: int, max_steps: int | None, rung: int, result: dict[str, Any],
+             decision: Decision) -> None:
+        if not self.log_path:
+            return
+        keys = [*self.core.objectives, *active(self.core.constraints)]
+        append_jsonl(Path(self.log_path), {
+            "trial_id": trial_id, "step": step, "max_steps": max_steps, "rung": rung,
+            "metrics": {k: result.get(k) for k in dict.fromkeys(keys)}, "decision": decision.value,
+            "time": time.time(),
+        })  # fmt: skip
+
+    def restore_from_log(self) -> int:
+        """Replay the rung log into an empty core (the state the dead driver's scheduler had); returns
+        how many reports were replayed. A replayed decision that differs from the logged one is warned."""
+        if not self.log_path:
+            return 0
+        self.core.reset()
+        records = read_jsonl(Path(self.log_path))
+        for r in records:
+            decision = self.core.on_result(str(r["trial_id"]), int(r["step"]), r["metrics"], r.get("max_steps"))
+            if decision.value != r.get("decision"):
+                logger.warning("MO-ASHA replay of %s at step %s decided %s, the log says %s",
+                               r["trial_id"], r["step"], decision.value, r.get("decision"))  # fmt: skip
+        self.replayed = len(records)
+        return self.replayed
 
     def debug_string(self) -> str:
         return "Using " + self.core.debug_string()
 
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as fh:
-            pickle.dump(self.__dict__, fh)
 
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as fh:
-            self.__dict__.update(pickle.load(fh))
-
-
-def make_ray_scheduler(objectives: list[str], modes: list[str], **options: Any) -> MultiObjectiveASHAScheduler:
+def make_ray_scheduler(objectives: list[str], modes: list[str], *, log_path: str | Path | None = None,
+                       **options: Any) -> MultiObjectiveASHAScheduler:
     """Build the Ray Tune scheduler; ``options`` are :class:`sweep.mo_asha.MOASHA`'s keyword arguments
-    (validated there: ValueError naming the bad one)."""
-    return MultiObjectiveASHAScheduler(MOASHA(objectives, modes, **options))
+    (validated there: ValueError naming the bad one); ``log_path``: the rung log (resume-safe state)."""
+    return MultiObjectiveASHAScheduler(MOASHA(objectives, modes, **options), log_path=log_path)

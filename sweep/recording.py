@@ -10,7 +10,11 @@ report whose objectives were all finite is kept per trial, and on completion the
 - ``FAIL`` on an error or when it never reported finite objectives,
 
 with user attributes ``stop_cause``, ``steps``, ``diverged``, ``diverged_step``, ``ray_trial_id`` (and
-``last_values``, ``divergence_cause``, ``fail_reason`` where they apply). After a resume it adopts
+``last_values``, ``divergence_cause``, ``fail_reason`` where they apply). With feasibility constraints
+(sweep/constraints.py), a COMPLETE or PRUNED trial also gets, before ``tell``, Optuna's own constraint
+attributes (``constraints:<metric>>=<min>``..., what ``Trial.set_constraint`` writes; every Optuna 5
+sampler and ``study.best_trials`` read them) from the report its values come from, and user attributes
+``feasible`` and ``failed_constraints``. After a resume it adopts
 study trials the dead driver had asked for but Ray never recorded, so Ray and Optuna keep one trial
 each, one to one. :func:`reconcile_study` is the final guarantee: no trial is left RUNNING.
 
@@ -27,7 +31,9 @@ from typing import Any
 from ray.tune.callback import Callback
 from ray.tune.search.optuna import OptunaSearch
 
+from sweep.constraints import active, failed, violations
 from sweep.records import (
+    CONSTRAINTS_ATTR_PREFIX,
     OPTUNA_NUMBER_KEY,
     append_jsonl,
     frozen_trial,
@@ -51,10 +57,13 @@ class RecordingOptunaSearch(OptunaSearch):
 
     ``scheduler``: the sweep's trial scheduler, asked (``stopped_trials``) whether it stopped a trial,
     which then ends PRUNED. It is not part of the saved searcher state (Ray restores it separately).
+    ``constraints``: feasibility bands (sweep/constraints.py) recorded on every COMPLETE/PRUNED trial.
     """
 
-    def __init__(self, *args: Any, scheduler: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, scheduler: Any = None, constraints: dict[str, Any] | None = None,
+                 **kwargs: Any) -> None:
         self._scheduler = scheduler
+        self._constraints = dict(constraints or {})
         self._tracks: dict[str, dict[str, Any]] = {}
         self._adopt_orphans = False
         super().__init__(*args, **kwargs)
@@ -92,7 +101,12 @@ class RecordingOptunaSearch(OptunaSearch):
         if result:
             self._track(trial_id, result)
         state, values, attrs = self.verdict(trial_id, error=error)
-        self._tell(ot_trial, state, values, attrs)
+        constraints = self.feasibility(trial_id) if state in ("COMPLETE", "PRUNED") else {}
+        if constraints:
+            metrics = self._tracks.get(trial_id, {}).get("constrained") or {}
+            attrs["failed_constraints"] = failed(self._constraints, metrics)
+            attrs["feasible"] = not attrs["failed_constraints"]
+        self._tell(ot_trial, state, values, attrs, constraints)
         self._completed_trials.add(trial_id)
 
     # --- state kept across driver restarts -------------------------------------------------
@@ -113,7 +127,8 @@ class RecordingOptunaSearch(OptunaSearch):
     def _track(self, trial_id: str, raw: dict[str, Any]) -> None:
         """Remember the last report whose objectives are all finite, steps, and the status keys."""
         t = self._tracks.setdefault(
-            trial_id, {"last_values": None, "values_step": None, "steps": None, "nonfinite_step": None, "last": {}}
+            trial_id, {"last_values": None, "values_step": None, "steps": None, "nonfinite_step": None, "last": {},
+                       "constrained": {}}
         )
         result = sanitize(raw)
         step = result.get("step", result.get("training_iteration"))
@@ -123,6 +138,7 @@ class RecordingOptunaSearch(OptunaSearch):
         if all(is_finite_number(v) for v in values):
             t["last_values"] = [float(v) for v in values]
             t["values_step"] = t["steps"]
+            t["constrained"] = {m: result.get(m) for m in active(self._constraints)}  # same report as the values
         elif t["nonfinite_step"] is None and any(is_nonfinite(raw.get(m)) for m in self._metric_list()):
             t["nonfinite_step"] = t["steps"]  # a trainable that reported NaN instead of stopping
         keep = ("is_final", "diverged", "diverged_step", "stop_cause", "divergence_cause")
@@ -161,6 +177,12 @@ class RecordingOptunaSearch(OptunaSearch):
         attrs["stop_cause"] = cause
         return "COMPLETE", values, attrs
 
+    def feasibility(self, trial_id: str) -> dict[str, float]:
+        """Optuna constraint values (bound key -> violation, <= 0 met) of the report the trial's values
+        come from (its last one with finite objectives); {} without constraints."""
+        metrics = self._tracks.get(trial_id, {}).get("constrained") or {}
+        return violations(self._constraints, metrics)
+
     def _metric_list(self) -> list[str]:
         return self.metric if isinstance(self.metric, list) else [self.metric]
 
@@ -173,7 +195,8 @@ class RecordingOptunaSearch(OptunaSearch):
         except Exception as err:  # never let bookkeeping kill the sweep
             logger.warning("could not set user attr %s on Optuna trial %s: %s", key, ot_trial.number, err)
 
-    def _tell(self, ot_trial: Any, state: str, values: list[float] | None, attrs: dict[str, Any]) -> None:
+    def _tell(self, ot_trial: Any, state: str, values: list[float] | None, attrs: dict[str, Any],
+              constraints: dict[str, float] | None = None) -> None:
         from optuna.trial import TrialState
 
         storage = self._ot_study._storage
@@ -182,6 +205,8 @@ class RecordingOptunaSearch(OptunaSearch):
             return
         for key, value in attrs.items():
             storage.set_trial_user_attr(ot_trial._trial_id, key, json_safe(value))
+        for key, value in (constraints or {}).items():  # what Trial.set_constraint writes
+            storage.set_trial_system_attr(ot_trial._trial_id, f"{CONSTRAINTS_ATTR_PREFIX}{key}", float(value))
         self._ot_study.tell(ot_trial, values if state == "COMPLETE" else None, state=TrialState[state])
 
     def _adopt_orphan(self, trial_id: str) -> int | None:

@@ -16,6 +16,9 @@ from sweep.results_dir import TRIALS_JSONL
 
 OPTUNA_NUMBER_KEY = "_optuna_number"
 """Trial-config key that carries the Optuna trial number (``_`` keys are ignored by trainables)."""
+CONSTRAINTS_ATTR_PREFIX = "constraints:"
+"""Optuna trial system-attr prefix of a constraint value (optuna.study._constrained_optimization; what
+``Trial.set_constraint(key, value)`` writes: ``constraints:<key>``, <= 0 feasible)."""
 
 
 # --- values ---------------------------------------------------------------------------------
@@ -153,6 +156,8 @@ def trial_record(frozen: Any, objectives: list[str], trial_id: str, params: dict
         "steps": attrs.get("steps"),
         "diverged": bool(attrs.get("diverged", False)),
         "diverged_step": attrs.get("diverged_step"),
+        "feasible": attrs.get("feasible"),
+        "failed_constraints": attrs.get("failed_constraints"),
     }
 
 

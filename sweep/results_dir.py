@@ -17,6 +17,8 @@ STUDY_DB = "study.db"
 REPORTS_JSONL = "reports.jsonl"
 TRIALS_JSONL = "trials.jsonl"
 RAY_DIR = "ray"
+RUNGS_JSONL = "rungs.jsonl"
+"""MO-ASHA's rung log: every report recorded in a rung, with its decision (replayed on resume)."""
 
 
 def create_results_dir(requested: str | Path) -> tuple[Path, str | None]:

@@ -21,7 +21,7 @@ from sweep.config import SweepConfig, base_trial_config, scheduler_steps
 from sweep.preflight import import_trainable
 from sweep.recording import RecordingOptunaSearch, ResultsFileCallback
 from sweep.records import OPTUNA_NUMBER_KEY, make_sampler, make_storage
-from sweep.results_dir import RAY_DIR
+from sweep.results_dir import RAY_DIR, RUNGS_JSONL
 from sweep.trial_table import format_table, short_params
 from trainable.errors import InputError
 
@@ -39,8 +39,10 @@ def param_keys(space: Any) -> list[str]:
     return keys + ["_preset"]
 
 
-def make_scheduler(cfg: SweepConfig) -> Any:
-    """The multi-objective ASHA scheduler, or None when ``scheduler.mo_asha`` is off."""
+def make_scheduler(cfg: SweepConfig, results_dir: Path | None = None) -> Any:
+    """The multi-objective ASHA scheduler (its rung log in ``results_dir``), or None when
+    ``scheduler.mo_asha`` is off. Trials meet the rungs below their own ``max_steps``; the base trial's
+    is the default."""
     if not cfg.scheduler.mo_asha:
         return None
     from sweep.mo_asha_ray import make_ray_scheduler
@@ -54,6 +56,8 @@ def make_scheduler(cfg: SweepConfig) -> Any:
             reduction_factor=cfg.scheduler.reduction_factor,
             max_steps=max_steps,
             tie_break=cfg.scheduler.tie_break,
+            constraints=cfg.constraints,
+            log_path=None if results_dir is None else Path(results_dir) / RUNGS_JSONL,
         )
     except ValueError as err:
         raise InputError("scheduler", str(err)) from None
@@ -87,7 +91,7 @@ def build_tuner(cfg: SweepConfig, results_dir: Path, *, live_every_s: float = 10
         raise InputError(
             "study_name", f"study {study_name!r} already exists in {storage_url} (choose another study_name)"
         )
-    scheduler = make_scheduler(cfg)
+    scheduler = make_scheduler(cfg, results_dir)
     searcher = RecordingOptunaSearch(
         space=space.define_by_run,
         metric=list(cfg.objectives),
@@ -97,6 +101,7 @@ def build_tuner(cfg: SweepConfig, results_dir: Path, *, live_every_s: float = 10
         study_name=study_name,
         storage=storage,
         scheduler=scheduler,
+        constraints=cfg.constraints,
     )
     callbacks: list[Callback] = [
         ResultsFileCallback(

@@ -171,3 +171,54 @@ def test_nondominated_helpers():
     assert hypervolume([(0, 0, 0)], (1, 2, 3)) == pytest.approx(6.0)
     assert hypervolume([(0, 1, 0), (1, 0, 0)], (2, 2, 1)) == pytest.approx(3.0)
     assert hv_contributions([(0, 1), (1, 0)], (2, 2)) == pytest.approx([1.0, 1.0])
+
+
+# --- feasibility, per-trial length, replay -----------------------------------------------------
+def test_an_infeasible_report_ranks_behind_every_feasible_one():
+    s = sched(constraints={"len_ratio": (0.7, 1.5)})
+    assert s.on_result("weak", 100, {**m(0.70, 0.20), "len_ratio": 1.0}) is C
+    # Dominates "weak" in both objectives, but runs on: ranks behind it, ceil(2/3) = 1 -> stop.
+    assert s.on_result("runon", 100, {**m(0.90, 0.50), "len_ratio": 2.5}) is S
+    assert s.on_result("empty", 100, {**m(0.95, 0.60), "len_ratio": 0.0}) is S
+    assert s.ranking(100) == ["weak", "runon", "empty"]  # infeasible by total violation (1.0 vs 0.67)
+    assert s.infeasible[100] == {"runon": pytest.approx(2 / 3), "empty": pytest.approx(1.0)}
+    # A report with a missing objective still ranks after every infeasible one.
+    assert s.on_result("nan", 100, {**m(float("nan"), 0.9), "len_ratio": 1.0}) is S
+    assert s.ranking(100)[-1] == "nan"
+
+
+def test_rungs_come_from_each_trials_own_max_steps():
+    s = sched(max_steps=600)  # the base trial: rungs 100, 300
+    assert s.levels_below(600) == [100, 300] and s.levels_below(300) == [100] and s.levels_below(1000) == [100, 300, 900]
+    s.on_result("long_a", 300, m(0.9, 0.9))
+    s.on_result("long_b", 300, m(0.8, 0.8))
+    # A 300-step preset (reference run D): step 300 is its end, not a rung: its last report is never a prune.
+    assert s.rung_for("short", 300, m(0.1, 0.1), max_steps=300) is None
+    assert s.on_result("short", 300, m(0.1, 0.1), max_steps=300) is C
+    assert "short" not in s.rungs[300] and "short" not in s.stopped
+    # A 1000-step trial meets a rung at 900 that the base trial does not have.
+    assert s.on_result("longer", 900, m(0.5, 0.5), max_steps=1000) is C and s.rungs[900] == {"longer": s.vector(m(0.5, 0.5))}
+
+
+def test_final_or_diverged_reports_are_never_pruned():
+    s = sched()
+    s.on_result("a", 100, m(0.9, 0.9))
+    # The trainable stopped itself at a rung step (early stop / divergence): it ends as it reported.
+    assert s.on_result("b", 100, {**m(0.1, 0.1), "is_final": True}) is C
+    assert s.on_result("c", 100, {**m(0.1, 0.1), "diverged": True}) is C
+    assert set(s.rungs[100]) == {"a"} and s.stopped == {}
+
+
+def test_replaying_the_same_reports_rebuilds_the_same_state():
+    import random
+
+    rng = random.Random(0)
+    reports = [(f"t{rng.randrange(12)}", rng.choice([100, 300, 350, 600]), {**m(rng.random(), rng.random()),
+                "len_ratio": rng.uniform(0.5, 2.0)}, rng.choice([None, 300, 600])) for _ in range(80)]  # fmt: skip
+    live = sched(max_steps=600, constraints={"len_ratio": (0.7, 1.5)})
+    decisions = [live.on_result(*r) for r in reports]
+    replay = sched(max_steps=600, constraints={"len_ratio": (0.7, 1.5)})
+    assert [replay.on_result(*r) for r in reports] == decisions
+    assert (replay.rungs, replay.infeasible, replay.stopped) == (live.rungs, live.infeasible, live.stopped)
+    live.reset()
+    assert live.stopped == {} and all(not r for r in live.rungs.values())
