@@ -115,7 +115,7 @@ class SweepConfig:
     constraints: dict[str, Any] | None = None
     """Feasibility bands ``metric: [min, max]`` (null for an open side) on any reported metric, merged
     over the defaults (``len_ratio: [0.7, 1.5]``); ``metric: null`` switches one off. Infeasible trials
-    stay in the study but never sit on the front (sweep/constraints.py)."""
+    stay in the study but never sit on the front (trainable/constraints.py)."""
     trainable: str = DEFAULT_TRAINABLE
     """Ray Tune function trainable as ``module:function`` (any function following the report contract)."""
     max_failures: int = 0
@@ -152,7 +152,7 @@ class SweepConfig:
 
     def _check_constraints(self) -> None:
         """Merge over the defaults and validate; stored as plain lists (the resolved sweep.yaml)."""
-        from sweep.constraints import ConstraintError, parse_constraints
+        from trainable.constraints import ConstraintError, parse_constraints
 
         known = constraint_metrics() if self.trainable in (DEFAULT_TRAINABLE, SYNTHETIC_TRAINABLE) else None
         try:

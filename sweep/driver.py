@@ -105,6 +105,7 @@ def agreement(study: Any, trials: list[Any]) -> list[str]:
 
 def print_summary(cfg: SweepConfig, results_dir: Path, study: Any, trials: list[Any]) -> None:
     from sweep.trial_table import format_table, short_params
+    from trainable.constraints import active, describe
 
     finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
     counts: dict[str, int] = {}
@@ -115,11 +116,15 @@ def print_summary(cfg: SweepConfig, results_dir: Path, study: Any, trials: list[
     problems = agreement(study, trials)
     for p in problems:
         print(f"mtsweep: warning: {p}")
-    front = study.best_trials if any(t.state.name == "COMPLETE" for t in finished) else []
+    front = study.best_trials if any(t.state.name == "COMPLETE" for t in finished) else []  # feasible only
+    infeasible = sum(1 for t in finished if t.user_attrs.get("feasible") is False)
+    constrained = f"; constraints {describe(cfg.constraints)}: {infeasible} infeasible trial(s) left out" if active(cfg.constraints) else ""
     if front:
         rows = [[t.number, *t.values, t.user_attrs.get("stop_cause"), short_params(t.params, 70)]
                 for t in sorted(front, key=lambda t: t.number)]
-        print("Pareto front of the COMPLETE trials (" + ", ".join(f"{o} {m}" for o, m in zip(cfg.objectives, cfg.modes, strict=True))
-              + f"; every trial and checkpoint: mtsweep pareto {results_dir}):")
+        print("Pareto front of the feasible COMPLETE trials (" + ", ".join(f"{o} {m}" for o, m in zip(cfg.objectives, cfg.modes, strict=True))
+              + f"{constrained}; every trial and checkpoint: mtsweep pareto {results_dir}):")
         print(format_table(["#", *cfg.objectives, "stop", "params"], rows))
+    elif counts.get("COMPLETE"):
+        print(f"Pareto front: empty, no COMPLETE trial is feasible{constrained} (which failed what: mtsweep status {results_dir})")
     print(f"results: {results_dir}")

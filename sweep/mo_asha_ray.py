@@ -33,9 +33,9 @@ from typing import Any
 
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
-from sweep.constraints import active
 from sweep.mo_asha import MOASHA, Decision
 from sweep.records import append_jsonl, is_finite_number, read_jsonl
+from trainable.constraints import active
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ report whose objectives were all finite is kept per trial, and on completion the
 
 with user attributes ``stop_cause``, ``steps``, ``diverged``, ``diverged_step``, ``ray_trial_id`` (and
 ``last_values``, ``divergence_cause``, ``fail_reason`` where they apply). With feasibility constraints
-(sweep/constraints.py), a COMPLETE or PRUNED trial also gets, before ``tell``, Optuna's own constraint
+(trainable/constraints.py), a COMPLETE or PRUNED trial also gets, before ``tell``, Optuna's own constraint
 attributes (``constraints:<metric>>=<min>``..., what ``Trial.set_constraint`` writes; every Optuna 5
 sampler and ``study.best_trials`` read them) from the report its values come from, and user attributes
 ``feasible`` and ``failed_constraints``. After a resume it adopts
@@ -31,7 +31,6 @@ from typing import Any
 from ray.tune.callback import Callback
 from ray.tune.search.optuna import OptunaSearch
 
-from sweep.constraints import active, failed, violations
 from sweep.records import (
     CONSTRAINTS_ATTR_PREFIX,
     OPTUNA_NUMBER_KEY,
@@ -46,6 +45,7 @@ from sweep.records import (
     trial_record,
 )
 from sweep.results_dir import REPORTS_JSONL, TRIALS_JSONL
+from trainable.constraints import active, failed, violations
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class RecordingOptunaSearch(OptunaSearch):
 
     ``scheduler``: the sweep's trial scheduler, asked (``stopped_trials``) whether it stopped a trial,
     which then ends PRUNED. It is not part of the saved searcher state (Ray restores it separately).
-    ``constraints``: feasibility bands (sweep/constraints.py) recorded on every COMPLETE/PRUNED trial.
+    ``constraints``: feasibility bands (trainable/constraints.py) recorded on every COMPLETE/PRUNED trial.
     """
 
     def __init__(self, *args: Any, scheduler: Any = None, constraints: dict[str, Any] | None = None,

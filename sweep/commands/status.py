@@ -40,9 +40,10 @@ def status_rows(results_dir, cfg) -> tuple[list[str], list[list]]:  # noqa: ANN0
             values = [report.get(o) for o in cfg.objectives]
         rows.append([
             t.number, attrs.get("ray_trial_id"), t.state.name, attrs.get("steps", report.get("step")),
-            *values, attrs.get("stop_cause"), bool(attrs.get("diverged", False)), short_params(t.params, 70),
+            *values, attrs.get("stop_cause"), bool(attrs.get("diverged", False)),
+            "; ".join(attrs.get("failed_constraints") or []), short_params(t.params, 70),
         ])
-    headers = ["#", "ray trial", "state", "steps", *cfg.objectives, "stop", "diverged", "params"]
+    headers = ["#", "ray trial", "state", "steps", *cfg.objectives, "stop", "diverged", "infeasible", "params"]
     return headers, rows
 
 
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     from sweep.results_dir import read_sweep_yaml
     from sweep.trial_table import format_table
+    from trainable.constraints import describe
 
     results_dir = Path(args.results_dir).resolve()
     cfg = read_sweep_yaml(results_dir)
@@ -60,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         counts[row[2]] = counts.get(row[2], 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trials yet"
     print(f"sweep '{cfg.name}' in {results_dir}: {len(rows)}/{cfg.num_trials} trials ({summary})")
-    print("objectives: " + ", ".join(f"{o} ({m})" for o, m in zip(cfg.objectives, cfg.modes, strict=True)))
+    print("objectives: " + ", ".join(f"{o} ({m})" for o, m in zip(cfg.objectives, cfg.modes, strict=True))
+          + f"; constraints: {describe(cfg.constraints)}")
     if rows:
         print(format_table(headers, rows))
     return 0

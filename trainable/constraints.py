@@ -11,8 +11,8 @@ and ``(v - max)``, each divided by ``|bound|`` (1 when the bound is 0) so that b
 different scales weigh alike; a missing value counts :data:`MISSING_VIOLATION` per bound. The recorder
 stores them in the study as Optuna's own constraint attributes (what ``Trial.set_constraint`` writes),
 which every Optuna 5 sampler reads; MO-ASHA ranks an infeasible report behind every feasible one;
-the analysis draws the front of feasible trials only. Users: ``sweep.config``, ``sweep.recording``,
-``sweep.mo_asha``, ``analysis.loading``.
+the analysis draws the front of feasible trials only. It lives next to the metrics it constrains so
+that ``sweep/`` (config, recording, MO-ASHA, samplers) and ``analysis/`` (fronts, tables, plots) share it.
 """
 
 from __future__ import annotations
