@@ -178,6 +178,8 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError as err:
         raise InputError(str(p), f"not valid UTF-8 (byte {err.start})") from None
+    except OSError as err:
+        raise InputError(str(p), f"cannot read ({err.strerror})") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     wandb_override = [f"wandb.mode={args.wandb}"] if getattr(args, "wandb", None) else []
     cfg = load_sweep_config(args.config, [*args.overrides, *wandb_override], trainable=args.trainable)
     preflight(cfg, where=args.config, trainable_flag=args.trainable is not None,
-              allow_download=args.allow_download)
+              allow_download=args.allow_download, args=args)
     requested = Path(args.out or cfg.out_dir or Path("sweeps") / cfg.name)
     results_dir, note = create_results_dir(requested)
     if note:
