@@ -1,7 +1,7 @@
 """Front tables: pareto.csv / .md / .tex / .json (front members) and trials.csv (the rest), plus readers.
 
 One row per point: trial id, step, the objectives, bleu_char, chrf_pp, len_ratio, diverged flag, state,
-stop cause, rank, every hyperparameter (``param.<name>``) and the checkpoint path. CSV and JSON keep full
+stop cause, the feasibility constraints it fails (``infeasible``; empty when feasible), rank, every hyperparameter (``param.<name>``) and the checkpoint path. CSV and JSON keep full
 precision; Markdown and LaTeX round for reading (:func:`format_cell`), and their readers parse the
 rounded cells back (:func:`display_rows` gives what they must equal).
 """
@@ -19,7 +19,7 @@ from analysis.front import ParetoFront, Point
 from analysis.hypervolume import HypervolumeReport
 from analysis.loading import EXTRA_METRICS
 
-STRING_COLUMNS = frozenset({"trial_id", "state", "stop_cause", "checkpoint"})
+STRING_COLUMNS = frozenset({"trial_id", "state", "stop_cause", "infeasible", "checkpoint"})
 PARAM_PREFIX = "param."
 
 
@@ -27,7 +27,7 @@ def columns(front: ParetoFront, points: Sequence[Point]) -> list[str]:
     """Column order: ids, objectives, extra metrics, status, hyperparameters, checkpoint."""
     cols = ["trial_id", "step", *front.objectives]
     cols += [m for m in EXTRA_METRICS if m not in cols]
-    cols += ["diverged", "state", "stop_cause", "rank"]
+    cols += ["diverged", "state", "stop_cause", "infeasible", "rank"]
     params = sorted({k for p in points for k in p.params})
     return [*cols, *(PARAM_PREFIX + k for k in params), "checkpoint"]
 
@@ -50,6 +50,8 @@ def point_row(front: ParetoFront, point: Point, cols: Sequence[str], rank: int |
             row[c] = point.state
         elif c == "stop_cause":
             row[c] = point.stop_cause
+        elif c == "infeasible":
+            row[c] = "; ".join(point.failed_constraints) or None
         elif c == "rank":
             row[c] = rank
         elif c == "checkpoint":
@@ -66,10 +68,10 @@ def front_rows(front: ParetoFront) -> list[dict[str, Any]]:
 
 
 def other_rows(front: ParetoFront) -> list[dict[str, Any]]:
-    """Rows of the dominated points (by rank), then the excluded ones (no valid values, rank empty)."""
-    cols = columns(front, [*front.points, *front.excluded])
+    """Rows of the dominated points (by rank), then the infeasible and the excluded ones (rank empty)."""
+    cols = columns(front, [*front.points, *front.infeasible, *front.excluded])
     rows = [point_row(front, p, cols, front.rank_of(p)) for p in front.dominated]
-    return rows + [point_row(front, p, cols, None) for p in front.excluded]
+    return rows + [point_row(front, p, cols, None) for p in [*front.infeasible, *front.excluded]]
 
 
 # ---- cell formatting / parsing -------------------------------------------------------------------
@@ -179,6 +181,7 @@ def summary_dict(front: ParetoFront, hv: HypervolumeReport | None) -> dict[str, 
         "n_points": len(front.points),
         "n_front": len(front.front),
         "n_excluded": len(front.excluded),
+        "n_infeasible": len(front.infeasible),
     }
     if hv is not None:
         out["hypervolume"] = hv.value
@@ -189,13 +192,14 @@ def summary_dict(front: ParetoFront, hv: HypervolumeReport | None) -> dict[str, 
 def write_exports(front: ParetoFront, out_dir: Path, hv: HypervolumeReport | None = None) -> list[Path]:
     """Write pareto.csv/.md/.tex/.json and trials.csv into ``out_dir``; returns the paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    cols = columns(front, [*front.points, *front.excluded])
+    cols = columns(front, [*front.points, *front.infeasible, *front.excluded])
     rows = [point_row(front, p, cols, 0) for p in front.front]
     summary = summary_dict(front, hv)
     what = "trials (final results)" if front.level == "trial" else "checkpoints (every eval)"
     ref = f"; hypervolume {hv.value:.6g}, {hv.reference.describe(front.objectives)}" if hv else ""
     caption = (f"Pareto front over {what}: {', '.join(f'{o} ({m})' for o, m in zip(front.objectives, front.modes, strict=True))}; "
-               f"{len(front.front)} of {len(front.points)} points, {len(front.excluded)} without values{ref}")
+               f"{len(front.front)} of {len(front.points)} feasible points, {len(front.infeasible)} infeasible, "
+               f"{len(front.excluded)} without values{ref}")
     paths = [write_csv(out_dir / "pareto.csv", rows, cols)]
     md = out_dir / "pareto.md"
     md.write_text(f"# Pareto front ({front.level} level)\n\n{caption}\n\n" + markdown_table(rows, cols), encoding="utf-8")

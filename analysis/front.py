@@ -1,7 +1,9 @@
 """Pareto fronts as plain data: non-dominated sorting of sweep points for 2-3 objectives.
 
 Pure computation (numpy only, no plotting): :func:`pareto_front` takes :class:`Point`s (one per trial, or one
-per eval checkpoint) and returns a :class:`ParetoFront` that exports and renderers read.
+per eval checkpoint) and returns a :class:`ParetoFront` that exports and renderers read. A point that fails a
+feasibility constraint (``Point.failed_constraints``, trainable/constraints.py) is never ranked: it is kept in
+``ParetoFront.infeasible`` so tables list it with the constraint it failed and plots draw it apart.
 A point dominates another when it is at least as good in every objective and strictly better in one
 (``max`` objectives: larger is better; ``min``: smaller). Points with a missing/NaN objective are left
 out of the sorting and kept in ``ParetoFront.excluded`` so callers can count them.
@@ -41,6 +43,12 @@ class Point:
     """The Optuna trial number, when known."""
     stop_cause: str | None = None
     """Why the trial stopped (trainable.report.STOP_CAUSES), None while running."""
+    failed_constraints: tuple[str, ...] = ()
+    """The sweep's feasibility constraints this result fails (e.g. ``len_ratio 2.4 > 1.5``); empty = feasible."""
+
+    @property
+    def feasible(self) -> bool:
+        return not self.failed_constraints
 
     @property
     def label(self) -> str:
@@ -57,7 +65,7 @@ class ParetoFront:
     modes: tuple[Mode, ...]
     """``max`` or ``min`` per objective."""
     points: list[Point]
-    """Every point with finite values for all objectives, in input order."""
+    """Every feasible point with finite values for all objectives, in input order."""
     front: list[Point]
     """The non-dominated points (rank 0), sorted by the first objective, best first."""
     dominated: list[Point]
@@ -68,6 +76,8 @@ class ParetoFront:
     """Points left out because an objective was missing/NaN (counted, never plotted as results)."""
     level: str = "trial"
     """``trial`` (one point per trial) or ``checkpoint`` (one point per eval)."""
+    infeasible: list[Point] = field(default_factory=list)
+    """Points with values that fail a feasibility constraint (never on the front, never ranked)."""
 
     def vector(self, point: Point) -> tuple[float, ...]:
         """The objective values of ``point`` in objective order."""
@@ -127,7 +137,8 @@ def pareto_front(
     *,
     level: str = "trial",
 ) -> ParetoFront:
-    """Sort ``points`` by non-domination on ``objectives``; points missing a value go to ``excluded``."""
+    """Sort the feasible ``points`` by non-domination on ``objectives``; points missing a value go to
+    ``excluded``, infeasible ones (with values) to ``infeasible``."""
     objectives = tuple(objectives)
     modes = tuple(modes)
     if not 1 <= len(objectives) <= 3 or len(objectives) != len(modes):
@@ -135,11 +146,13 @@ def pareto_front(
     for mode in modes:
         if mode not in ("max", "min"):
             raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
-    valid = [p for p in points if all(is_finite_number(p.values.get(o)) for o in objectives)]
+    with_values = [p for p in points if all(is_finite_number(p.values.get(o)) for o in objectives)]
     excluded = [p for p in points if not all(is_finite_number(p.values.get(o)) for o in objectives)]
+    valid = [p for p in with_values if p.feasible]
+    infeasible = [p for p in with_values if not p.feasible]
     ranks = nondominated_ranks([[float(p.values[o]) for o in objectives] for p in valid], modes)  # type: ignore[arg-type]
     sign = 1.0 if modes[0] == "max" else -1.0
     front = sorted((p for p, r in zip(valid, ranks, strict=True) if r == 0), key=lambda p: -sign * p.values[objectives[0]])  # type: ignore[operator]
     order = sorted(range(len(valid)), key=lambda i: ranks[i])
     dominated = [valid[i] for i in order if ranks[i] > 0]
-    return ParetoFront(objectives, modes, list(valid), front, dominated, ranks, excluded, level)
+    return ParetoFront(objectives, modes, list(valid), front, dominated, ranks, excluded, level, infeasible)

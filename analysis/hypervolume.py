@@ -102,6 +102,9 @@ def choose_reference(
 
 
 def _vec(p: Point, objectives: Sequence[str]) -> list[float] | None:
+    """The point's objective vector; None when a value is missing or the point is infeasible."""
+    if not p.feasible:
+        return None
     vals = [p.values.get(o) for o in objectives]
     return [float(v) for v in vals] if all(is_finite_number(v) for v in vals) else None  # type: ignore[arg-type]
 
@@ -124,10 +127,12 @@ def hypervolume_report(
     """Hypervolume of the trial-level points, its history over trials and over cumulative steps.
 
     ``trial_points`` are in completion order; ``checkpoint_points`` in report order (the order the
-    sweep wrote them). The reference is chosen from all points so the history uses one fixed reference.
+    sweep wrote them). The reference is chosen from all feasible points so the history uses one fixed
+    reference; infeasible points add no hypervolume.
     """
     objectives, modes = tuple(objectives), tuple(modes)
-    ref = choose_reference(objectives, modes, [*trial_points, *checkpoint_points], baseline_metrics)
+    feasible = [p for p in [*trial_points, *checkpoint_points] if p.feasible]
+    ref = choose_reference(objectives, modes, feasible, baseline_metrics)
     seen: list[list[float]] = []
     by_trial = []
     for i, p in enumerate(trial_points, start=1):

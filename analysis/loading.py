@@ -52,6 +52,8 @@ class SweepResults:
     """sweep.yaml as a mapping (empty when missing)."""
     partial_lines: int = 0
     """How many partial last lines were skipped (0 or more: the sweep was writing)."""
+    constraints: dict[str, Any] = field(default_factory=dict)
+    """The sweep's feasibility constraints (sweep.yaml ``constraints``; none for a sweep without the key)."""
 
     @property
     def running_trials(self) -> list[str]:
@@ -213,15 +215,17 @@ def load_sweep(root: str | Path, objectives: Sequence[str] | None = None, *, whe
     for o in objectives:
         if reports and o not in seen_keys:
             raise InputError(where, f"objective '{o}' is in no report of {root / 'reports.jsonl'}")
+    constraints = read_constraints(config, root)
     trial_records: dict[str, dict[str, Any]] = {}
     for rec in trials_read.records:
         trial_records[str(rec.get("trial_id"))] = rec
     by_trial: dict[str, list[dict[str, Any]]] = {}
     for r in reports:
         by_trial.setdefault(str(r.get("trial_id")), []).append(r)
-    checkpoint_points = _checkpoint_points(reports, trial_records, objectives)
+    checkpoint_points = _judged(_checkpoint_points(reports, trial_records, objectives), constraints)
     order = list(trial_records) + [t for t in by_trial if t not in trial_records]
-    trial_points = [_trial_point(t, by_trial.get(t, []), trial_records.get(t), objectives) for t in order]
+    trial_points = _judged([_trial_point(t, by_trial.get(t, []), trial_records.get(t), objectives) for t in order],
+                           constraints)
     return SweepResults(
         root=root,
         objectives=tuple(objectives),
@@ -232,7 +236,30 @@ def load_sweep(root: str | Path, objectives: Sequence[str] | None = None, *, whe
         baseline=read_baseline(root),
         config=config,
         partial_lines=int(trials_read.partial_last_line) + int(reports_read.partial_last_line),
+        constraints=constraints,
     )
+
+
+def read_constraints(config: dict[str, Any], root: Path) -> dict[str, Any]:
+    """The active constraints of a resolved sweep.yaml ({} when it has none: a sweep from before them)."""
+    from trainable.constraints import ConstraintError, active, parse_constraints
+
+    if "constraints" not in config:
+        return {}
+    try:
+        return active(parse_constraints(config["constraints"]))
+    except ConstraintError as err:
+        raise InputError(str(Path(root) / "sweep.yaml"), f"key 'constraints.{err.key}': {err.message}") from None
+
+
+def _judged(points: list[Point], constraints: dict[str, Any]) -> list[Point]:
+    """``points`` with ``failed_constraints`` set from each point's own report metrics."""
+    if not constraints:
+        return points
+    from trainable.constraints import failed
+
+    return [dataclasses.replace(p, failed_constraints=tuple(failed(constraints, p.metrics))) if _good(p.values) else p
+            for p in points]
 
 
 def _state(record: dict[str, Any] | None) -> str:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from analysis.plot_info import ParetoPlotInfo
-from analysis.plot_static import BASELINE_COLOR, DIVERGED_COLOR, DOMINATED_COLOR, FRONT_COLOR, _staircase
+from analysis.plot_static import (
+    BASELINE_COLOR,
+    DIVERGED_COLOR,
+    DOMINATED_COLOR,
+    FRONT_COLOR,
+    INFEASIBLE_COLOR,
+    _staircase,
+)
 
 
 def _hover(text: str) -> str:
@@ -30,6 +37,9 @@ def build_figure(info: ParetoPlotInfo):
     if info.dominated:
         fig.add_trace(scatter(info.dominated, f"dominated ({len(info.dominated)})", color=DOMINATED_COLOR, size=7,
                               opacity=0.7))
+    if info.infeasible:
+        fig.add_trace(scatter(info.infeasible, f"{info.infeasible_label} ({len(info.infeasible)})",
+                              color=INFEASIBLE_COLOR, size=9, symbol="triangle-up-open" if not three_d else "diamond-open"))
     if info.front:
         if not three_d:
             xs, ys = _staircase([p.values[0] for p in info.front], [p.values[1] for p in info.front],

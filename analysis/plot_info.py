@@ -38,6 +38,8 @@ def _fmt(v: Any) -> str:
 def hover_text(point: Point, objectives: Sequence[str]) -> str:
     """Multi-line description of a point: id, step, objectives, extra metrics, config, checkpoint."""
     lines = [f"{point.trial_id} @ step {point.step}" + ("  [DIVERGED]" if point.diverged else "")]
+    if point.failed_constraints:
+        lines.append("INFEASIBLE: " + "; ".join(point.failed_constraints))
     lines += [f"{o} = {_fmt(point.values.get(o))}" for o in objectives]
     for m in ("bleu_char", "chrf_pp", "len_ratio"):
         if m not in objectives and point.metrics.get(m) is not None:
@@ -58,6 +60,7 @@ class PointInfo:
     on_front: bool
     diverged: bool
     hover: str
+    infeasible: bool = False
 
 
 @dataclass
@@ -72,6 +75,10 @@ class ParetoPlotInfo:
     front: list[PointInfo]
     """Front members, sorted by the first objective (the order the front line connects them)."""
     dominated: list[PointInfo]
+    infeasible: list[PointInfo]
+    """Points that fail a feasibility constraint: drawn apart, never on the front."""
+    infeasible_label: str
+    """Legend text of the infeasible marker (names the constraints)."""
     baseline: tuple[float, ...] | None
     """S0 baseline values (one per objective), drawn as a reference marker."""
     reference: tuple[float, ...] | None
@@ -83,7 +90,7 @@ class ParetoPlotInfo:
 
     @property
     def diverged(self) -> list[PointInfo]:
-        return [p for p in [*self.front, *self.dominated] if p.diverged]
+        return [p for p in [*self.front, *self.dominated, *self.infeasible] if p.diverged]
 
 
 def pareto_plot_info(
@@ -97,7 +104,7 @@ def pareto_plot_info(
     objs = front.objectives
 
     def info(p: Point, on_front: bool) -> PointInfo:
-        return PointInfo(p.label, front.vector(p), on_front, p.diverged, hover_text(p, objs))
+        return PointInfo(p.label, front.vector(p), on_front, p.diverged, hover_text(p, objs), not p.feasible)
 
     baseline = None
     if baseline_metrics and all(isinstance(baseline_metrics.get(o), int | float) for o in objs):
@@ -106,7 +113,9 @@ def pareto_plot_info(
     names = " vs ".join(METRIC_LABELS.get(o, o) for o in objs)
     title = f"Pareto front: {names} - {unit}"
     n_div = sum(p.diverged for p in front.points)
-    parts = [f"{len(front.front)} on the front of {len(front.points)}"]
+    parts = [f"{len(front.front)} on the front of {len(front.points)}" + (" feasible" if front.infeasible else "")]
+    if front.infeasible:
+        parts.append(f"{len(front.infeasible)} infeasible (drawn apart, never on the front)")
     if n_div:
         parts.append(f"{n_div} diverged (last good values)" if front.level == "trial"
                      else f"{n_div} last good checkpoints of diverged trials")
@@ -123,6 +132,8 @@ def pareto_plot_info(
         subtitle="; ".join(parts),
         front=[info(p, True) for p in front.front],
         dominated=[info(p, False) for p in front.dominated],
+        infeasible=[info(p, False) for p in front.infeasible],
+        infeasible_label="infeasible: " + infeasible_reasons(front.infeasible),
         baseline=baseline,
         reference=hv.reference.values if hv else None,
         reference_source=hv.reference.source if hv else None,
@@ -130,6 +141,18 @@ def pareto_plot_info(
         diverged_label="diverged trial: NaN/spike stop, last good values" if front.level == "trial"
         else "last good checkpoint before a NaN/spike stop",
     )
+
+
+def infeasible_reasons(points: Sequence[Point], most: int = 2) -> str:
+    """The most common failed constraints, e.g. ``len_ratio > 1.5 (3), len_ratio < 0.7 (1)``."""
+    counts: dict[str, int] = {}
+    for p in points:
+        for reason in p.failed_constraints:
+            name, _, rest = reason.partition(" ")
+            key = f"{name} {rest.split(' ', 1)[-1]}" if " " in rest else reason  # drop the value: "len_ratio > 1.5"
+            counts[key] = counts.get(key, 0) + 1
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:most]
+    return ", ".join(f"{k} ({n})" for k, n in top) + (", ..." if len(counts) > most else "")
 
 
 @dataclass

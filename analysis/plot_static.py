@@ -11,6 +11,7 @@ from analysis.plot_info import CurvesInfo, ParetoPlotInfo
 FRONT_COLOR = "#1f77b4"
 DOMINATED_COLOR = "#b0b0b0"
 DIVERGED_COLOR = "#d62728"
+INFEASIBLE_COLOR = "#ff7f0e"
 BASELINE_COLOR = "#000000"
 MAX_LABELLED_FRONT = 12
 
@@ -29,7 +30,8 @@ def _short(label: str) -> str:
 
 
 def draw_pareto(info: ParetoPlotInfo, path: Path) -> Path:
-    """pareto.png: dominated grey, front highlighted and connected, diverged marked, S0 as a star."""
+    """pareto.png: dominated grey, front highlighted and connected, infeasible as hollow orange triangles,
+    diverged marked, S0 as a star."""
     plt = _pyplot()
     n = len(info.pairs)
     fig, axes = plt.subplots(1, n, figsize=(8.5 if n == 1 else 6.0 * n, 6.4), squeeze=False)
@@ -58,6 +60,10 @@ def _pareto_panel(ax: Any, info: ParetoPlotInfo, i: int, j: int, *, connect: boo
     if dom:
         ax.scatter([p.values[i] for p in dom], [p.values[j] for p in dom], s=28, c=DOMINATED_COLOR,
                    alpha=0.7, edgecolors="none", label=f"dominated ({len(dom)})", zorder=2)
+    bad = info.infeasible
+    if bad:
+        ax.scatter([p.values[i] for p in bad], [p.values[j] for p in bad], s=46, marker="^", facecolors="none",
+                   edgecolors=INFEASIBLE_COLOR, linewidths=1.3, label=f"{info.infeasible_label} ({len(bad)})", zorder=2)
     fr = info.front
     if connect and fr:
         xs, ys = _staircase([p.values[i] for p in fr], [p.values[j] for p in fr], info.modes[i], info.modes[j])

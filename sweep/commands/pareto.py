@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from analysis.exports import front_rows, markdown_table
     from analysis.loading import load_sweep
     from analysis.pareto_outputs import unique_out_dir, write_pareto_outputs
+    from trainable.constraints import describe
 
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()] if args.objectives else None
     results = load_sweep(args.dir, objectives, where="--objectives")
@@ -33,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
         rows = front_rows(front)
         cols = ["trial_id", "step", *front.objectives, "diverged", *[k for k in (rows[0] if rows else {}) if k.startswith("param.")]]
         print(f"Pareto front, {level} level: {len(front.front)} of {len(front.points)} points"
-              + (f" ({len(front.excluded)} without values excluded)" if front.excluded else ""))
+              + (f" ({len(front.excluded)} without values excluded)" if front.excluded else "")
+              + (f"; {len(front.infeasible)} infeasible left out ({describe(results.constraints)})" if front.infeasible else ""))
         print(markdown_table(rows, cols) if rows else "(no point with values for every objective yet)\n")
     print(f"hypervolume {hv.value:.6g} ({hv.reference.describe(results.objectives)})")
     for note in outputs.notes:
