@@ -72,3 +72,41 @@ def test_without_the_log_the_restored_scheduler_forgets(tmp_path: Path) -> None:
     resumed = pickle.loads(tuner_pkl)
     assert resumed.stopped_trials == {}
     assert before + [resumed.on_trial_result(None, t, r) for t, r in fed[cut:]] != expected
+
+
+def space(trial) -> None:
+    trial.suggest_float("x", 0.0, 1.0)
+
+
+def test_the_recorder_still_knows_which_trials_were_pruned_after_a_restore(tmp_path: Path) -> None:
+    """tuner.pkl holds the searcher and the scheduler in one pickle: the restored recorder asks the
+    restored scheduler, whose replayed log says which trial it stopped before the driver died."""
+    import optuna
+    from ray import cloudpickle  # what Tuner() writes tuner.pkl with
+
+    from sweep.recording import RecordingOptunaSearch
+    from sweep.records import make_sampler, make_storage
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    scheduler = make(tmp_path / "rungs.jsonl")
+    searcher = RecordingOptunaSearch(space=space, metric=["comet", "term_acc"], mode=["max", "max"],
+                                     sampler=make_sampler("random", seed=0), study_name="p", storage=make_storage(url),
+                                     scheduler=scheduler)  # fmt: skip
+    tuner_pkl = cloudpickle.dumps({"search_alg": searcher, "scheduler": scheduler})  # built before any trial
+    trials = [SimpleNamespace(trial_id=t, config={"max_steps": 600}) for t in ("good", "bad")]
+    for trial in trials:
+        searcher.suggest(trial.trial_id)
+    searcher.save(str(tmp_path / "searcher.pkl"))  # Ray's experiment snapshot
+    good = {"step": 100, "comet": 0.8, "term_acc": 0.3, "len_ratio": 1.0}
+    bad = {"step": 100, "comet": 0.5, "term_acc": 0.1, "len_ratio": 1.0}
+    assert scheduler.on_trial_result(None, trials[0], good) == "CONTINUE"
+    assert scheduler.on_trial_result(None, trials[1], bad) == "STOP"  # logged; the kill comes before tell
+    del searcher, scheduler
+
+    state = cloudpickle.loads(tuner_pkl)  # Tuner.restore
+    restored, scheduler = state["search_alg"], state["scheduler"]
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    assert restored._scheduler is scheduler and scheduler.stopped_trials == {"bad": 100}
+    restored.on_trial_complete("bad", bad)
+    frozen = {t.user_attrs["ray_trial_id"]: t for t in optuna.load_study(study_name="p", storage=url).trials}
+    assert frozen["bad"].state.name == "PRUNED" and frozen["bad"].user_attrs["stop_cause"] == "pruned"
