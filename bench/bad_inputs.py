@@ -70,11 +70,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", type=Path, default=REPO, help="checkout to test (default: this one)")
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds per case (default 90)")
-    parser.add_argument("-k", default="", help="only cases whose id contains this")
+    parser.add_argument("-k", default="", help="only cases whose id contains one of these (comma-separated)")
     args = parser.parse_args()
-    results = [(c, *run_case(c, args.tree.resolve(), args.timeout)) for c in CASES if args.k in c.id]
-    width = max(len(c.id) for c, *_ in results)
-    for case, verdict, detail in results:
+    cases = [c for c in CASES if any(k in c.id for k in args.k.split(","))]
+    width = max(len(c.id) for c in cases)
+    results = []
+    for case in cases:
+        verdict, detail = run_case(case, args.tree.resolve(), args.timeout)
+        results.append((case, verdict, detail))
         print(f"{case.id:<{width}}  {verdict:<9}  {detail}", flush=True)
     counts = {v: sum(1 for _, verdict, _ in results if verdict == v) for v in ("named", "clean", "not clean", "timeout")}
     print(f"\n{args.tree}: {len(results)} cases: {counts['named']} clean and naming file+key, {counts['clean']} clean "
