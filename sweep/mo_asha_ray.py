@@ -56,7 +56,9 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
         """Rung reports replayed from the log when this object was unpickled (``mtsweep resume``)."""
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"log_path": None, "max_steps_key": "max_steps", "replayed": 0, **state})
+        for name, empty in (("constraints", {}), ("infeasible", {})):  # a core pickled before these existed
+            self.core.__dict__.setdefault(name, empty)
         self.restore_from_log()
 
     @property
@@ -95,11 +97,13 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
         if not self.log_path:
             return
         keys = [*self.core.objectives, *active(self.core.constraints)]
-        append_jsonl(Path(self.log_path), {
-            "trial_id": trial_id, "step": step, "max_steps": max_steps, "rung": rung,
-            "metrics": {k: result.get(k) for k in dict.fromkeys(keys)}, "decision": decision.value,
-            "time": time.time(),
-        })  # fmt: skip
+        record = {"trial_id": trial_id, "step": step, "max_steps": max_steps, "rung": rung,
+                  "metrics": {k: result.get(k) for k in dict.fromkeys(keys)}, "decision": decision.value,
+                  "time": time.time()}  # fmt: skip
+        try:
+            append_jsonl(Path(self.log_path), record)
+        except OSError as err:  # never let bookkeeping kill the sweep; a resume would forget this decision
+            logger.warning("MO-ASHA could not append to its rung log %s: %s", self.log_path, err)
 
     def restore_from_log(self) -> int:
         """Replay the rung log into an empty core (the state the dead driver's scheduler had); returns
@@ -114,6 +118,8 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
                 logger.warning("MO-ASHA replay of %s at step %s decided %s, the log says %s",
                                r["trial_id"], r["step"], decision.value, r.get("decision"))  # fmt: skip
         self.replayed = len(records)
+        if records:
+            logger.info("MO-ASHA: %d rung reports replayed from %s (%s)", self.replayed, self.log_path, self.core.debug_string())
         return self.replayed
 
     def debug_string(self) -> str:

@@ -110,3 +110,12 @@ def test_the_recorder_still_knows_which_trials_were_pruned_after_a_restore(tmp_p
     restored.on_trial_complete("bad", bad)
     frozen = {t.user_attrs["ray_trial_id"]: t for t in optuna.load_study(study_name="p", storage=url).trials}
     assert frozen["bad"].state.name == "PRUNED" and frozen["bad"].user_attrs["stop_cause"] == "pruned"
+
+
+def test_a_scheduler_pickled_by_the_previous_version_still_resumes() -> None:
+    """A sweep started before the rung log (no log_path, a core without constraints) can be resumed."""
+    old = make(None)
+    del old.__dict__["log_path"], old.__dict__["replayed"], old.core.__dict__["constraints"], old.core.__dict__["infeasible"]
+    resumed = pickle.loads(pickle.dumps(old))
+    trial = SimpleNamespace(trial_id="a", config={})
+    assert resumed.log_path is None and resumed.on_trial_result(None, trial, {"step": 100, "comet": 0.5, "term_acc": 0.5}) == "CONTINUE"
