@@ -47,7 +47,7 @@ def test_kill_and_resume_keep_rung_decisions_per_trial_rungs_and_constraints(tmp
         "num_trials": N_TRIALS, "max_concurrent": 2, "sampler": "random", "seed": 1,
         "scheduler": {"mo_asha": True, "grace_steps": 100, "reduction_factor": 2},
         "constraints": {"bleu_char": [21.5, None]},
-        "trial": {"max_steps": 500, "eval_every": 100, "work_s": 0.4},
+        "trial": {"max_steps": 500, "eval_every": 100, "work_s": 0.25},
     }))  # fmt: skip
     out = tmp_path / "out"
     rungs = out / "rungs.jsonl"
