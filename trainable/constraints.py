@@ -9,8 +9,10 @@ constrained metric is a finite number inside its band; a missing or non-finite v
 Optuna's convention (one value per bound, ``<= 0`` feasible) comes from :func:`violations`: ``(min - v)``
 and ``(v - max)``, each divided by ``|bound|`` (1 when the bound is 0) so that bands on metrics of
 different scales weigh alike; a missing value counts :data:`MISSING_VIOLATION` per bound. The recorder
-stores them in the study as Optuna's own constraint attributes (what ``Trial.set_constraint`` writes),
-which every Optuna 5 sampler reads; MO-ASHA ranks an infeasible report behind every feasible one;
+stores them in the study as Optuna's own constraint attributes (what ``Trial.set_constraint`` writes) on
+every COMPLETE and PRUNED trial before ``tell``; every Optuna 5 sampler reads them from
+``FrozenTrial.constraints`` (so does a sampler of ours). Do not also pass a ``constraints_func`` (deprecated
+in Optuna 5.0): Optuna would store a second, legacy copy and count each violation twice; MO-ASHA ranks an infeasible report behind every feasible one;
 the analysis draws the front of feasible trials only. It lives next to the metrics it constrains so
 that ``sweep/`` (config, recording, MO-ASHA, samplers) and ``analysis/`` (fronts, tables, plots) share it.
 """
