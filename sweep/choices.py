@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-SamplerName = Literal["nsga2", "tpe", "gp", "random"]
+SamplerName = Literal["rung_tpe", "nsga2", "tpe", "gp", "random"]
 """Optuna samplers (``sweep.records.make_sampler`` builds each)."""
 SAMPLERS: tuple[str, ...] = get_args(SamplerName)
 

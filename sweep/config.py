@@ -94,8 +94,9 @@ class SweepConfig:
     """Search-space YAML: a path (relative to this file) or a bare name from ``search_spaces/``."""
     objectives: list[str] = field(default_factory=lambda: ["comet", "term_acc"])
     """2 or 3 metric names; directions come from ``trainable.metrics.METRIC_DIRECTIONS``."""
-    sampler: SamplerName = "nsga2"
-    """Optuna sampler: NSGA-II, TPE (multi-objective), GP (Bayesian) or random."""
+    sampler: SamplerName = "rung_tpe"
+    """Optuna sampler: ``rung_tpe`` (TPE that learns from every trial at the rung it reached, pruned ones
+    included), NSGA-II, TPE (multi-objective, complete trials first), GP (Bayesian) or random."""
     population_size: int | None = None
     """NSGA-II generation size; None = ``max(4, min(50, num_trials // 3))``."""
     seed: int = 0

@@ -33,6 +33,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from sweep.records import (
     CONSTRAINTS_ATTR_PREFIX,
+    CURVE_ATTR,
     OPTUNA_NUMBER_KEY,
     append_jsonl,
     frozen_trial,
@@ -90,6 +91,7 @@ class RecordingOptunaSearch(OptunaSearch):
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         self._track(trial_id, result)
+        self._record_curve(trial_id)
         super().on_trial_result(trial_id, sanitize(result))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -100,6 +102,7 @@ class RecordingOptunaSearch(OptunaSearch):
             return
         if result:
             self._track(trial_id, result)
+            self._record_curve(trial_id)
         state, values, attrs = self.verdict(trial_id, error=error)
         constraints = self.feasibility(trial_id) if state in ("COMPLETE", "PRUNED") else {}
         if constraints:
@@ -143,6 +146,20 @@ class RecordingOptunaSearch(OptunaSearch):
             t["nonfinite_step"] = t["steps"]  # a trainable that reported NaN instead of stopping
         keep = ("is_final", "diverged", "diverged_step", "stop_cause", "divergence_cause")
         t["last"].update({k: result[k] for k in keep if k in result})
+
+    def _record_curve(self, trial_id: str) -> None:
+        """Store the trial's objective vector per eval step in the study (user attr ``objective_curve``):
+        what the sampler learns from, PRUNED trials included, also after a resume."""
+        t = self._tracks[trial_id]
+        ot_trial = self._ot_trials.get(trial_id)
+        if ot_trial is None or t["last_values"] is None or t["values_step"] is None:
+            return
+        if "curve" not in t:  # after a resume: continue the curve already in the study
+            t["curve"] = dict(self._ot_study._storage.get_trial(ot_trial._trial_id).user_attrs.get(CURVE_ATTR) or {})
+        if t["curve"].get(str(t["values_step"])) == t["last_values"]:
+            return
+        t["curve"][str(t["values_step"])] = t["last_values"]
+        self._set_attr(ot_trial, CURVE_ATTR, t["curve"])
 
     def _stopped_by_scheduler(self, trial_id: str) -> bool:
         stopped = getattr(self._scheduler, "stopped_trials", None)

@@ -19,6 +19,9 @@ OPTUNA_NUMBER_KEY = "_optuna_number"
 CONSTRAINTS_ATTR_PREFIX = "constraints:"
 """Optuna trial system-attr prefix of a constraint value (optuna.study._constrained_optimization; what
 ``Trial.set_constraint(key, value)`` writes: ``constraints:<key>``, <= 0 feasible)."""
+CURVE_ATTR = "objective_curve"
+"""Optuna user attr the recorder writes per report: eval step (str) -> objective values (objective
+order). The ``rung_tpe`` sampler learns from it, PRUNED trials included, also after a resume."""
 
 
 # --- values ---------------------------------------------------------------------------------
@@ -74,10 +77,15 @@ def json_safe(value: Any) -> Any:
 
 
 # --- Optuna pieces --------------------------------------------------------------------------
-def make_sampler(name: str, *, seed: int, population_size: int = 50) -> Any:
-    """A seeded Optuna sampler: ``nsga2`` (NSGA-II), ``tpe``, ``gp`` or ``random``."""
+def make_sampler(name: str, *, seed: int, population_size: int = 50, num_trials: int = 100) -> Any:
+    """A seeded Optuna sampler: ``rung_tpe`` (TPE on every trial's rung-level quality, pruned ones
+    included: ``sweep/rung_sampler.py``), ``nsga2`` (NSGA-II), ``tpe``, ``gp`` or ``random``."""
     import optuna
 
+    if name == "rung_tpe":
+        from sweep.rung_sampler import RungTPESampler
+
+        return RungTPESampler(seed=seed, n_startup_trials=max(4, min(8, num_trials // 24)))
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=population_size)
     if name == "tpe":

@@ -23,6 +23,7 @@ import math
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -156,13 +157,18 @@ def synthetic_trainable(config: dict[str, Any]) -> None:
     run_synthetic_trial(config)
 
 
-def run_synthetic_trial(config: dict[str, Any], *, reporter: Reporter | None = None) -> dict[str, Any]:
+def run_synthetic_trial(
+    config: dict[str, Any], *, reporter: Reporter | None = None,
+    metrics_fn: Callable[[dict[str, Any], int], dict[str, Any]] = synthetic_metrics,
+    divergence_fn: Callable[[dict[str, Any]], int | None] = divergence_step,
+) -> dict[str, Any]:
     """SYNTHETIC trial (no model): report made-up curves every ``eval_every``.
 
     ``config``: hyperparameters (``lr``, ``lora_r``, ``lora_alpha``, ``masking``, ...) plus
     ``eval_every`` (100), ``max_steps`` (400), ``seed`` (0) and ``work_s`` (seconds slept per eval;
     0 = zero-work mode). Keys starting with ``_`` are ignored. ``reporter`` defaults to Ray Tune
-    (:class:`trainable.reporters.TuneReporter`). Returns the final report.
+    (:class:`trainable.reporters.TuneReporter`). ``metrics_fn`` / ``divergence_fn``: the landscape
+    (default: this module's; ``trainable/synthetic_interaction.py`` has another). Returns the final report.
     """
     if reporter is None:
         from trainable.reporters import TuneReporter
@@ -179,7 +185,7 @@ def run_synthetic_trial(config: dict[str, Any], *, reporter: Reporter | None = N
     restore = reporter.restore_dir()
     if restore and (Path(restore) / STATE_FILE).is_file():
         state = json.loads((Path(restore) / STATE_FILE).read_text(encoding="utf-8"))
-    div = divergence_step(curve_params)
+    div = divergence_fn(curve_params)
 
     def status(**kw: Any) -> dict[str, Any]:
         return {"is_final": False, "diverged": False, "diverged_step": None, "stop_cause": None, **kw}
@@ -205,7 +211,7 @@ def run_synthetic_trial(config: dict[str, Any], *, reporter: Reporter | None = N
                 }  # fmt: skip
             reporter.report(final)  # no checkpoint: nothing written after the first bad step is kept
             return final
-        metrics = synthetic_metrics(curve_params, step)
+        metrics = metrics_fn(curve_params, step)
         metrics.update(wall_s=wall_s, accel_s=state["accel_s"])
         is_final = step >= max_steps
         report = {**metrics, **status(is_final=is_final, stop_cause="completed" if is_final else None)}

@@ -24,7 +24,7 @@ def local_ray():
     ray.shutdown()
 
 
-@pytest.mark.parametrize("name", ["nsga2", "tpe", "gp", "random"])
+@pytest.mark.parametrize("name", ["rung_tpe", "nsga2", "tpe", "gp", "random"])
 def test_every_sampler_is_seeded_and_multi_objective(name: str) -> None:
     def run_study() -> list[dict]:
         study = optuna.create_study(directions=["maximize", "minimize"], sampler=make_sampler(name, seed=3, population_size=4))

@@ -1,0 +1,232 @@
+"""``RungTPESampler`` (``sampler: rung_tpe``): multi-objective TPE that learns from every trial at the
+fidelity it reached, PRUNED trials included.
+
+Optuna's NSGA-II breeds only from COMPLETE trials and its multi-objective TPE ranks PRUNED trials
+after every complete one, so when MO-ASHA prunes most trials neither learns much from them (NSGA-II
+never leaves generation 0). This sampler hands Optuna's TPE a read-only view of the study in which
+every finished trial is COMPLETE with a "tiered" objective vector built the way MO-ASHA ranks trials:
+
+1. tiers, best first: feasible before infeasible (Optuna constraints, ``<= 0`` feasible), then the
+   highest step at which the trial reported finite objectives (further through the rungs = better);
+   diverged trials (``diverged`` user attr, or FAIL with no good eval) form the last tier;
+2. within a tier, the trial's objective vector at that step; tiers are shifted so that every trial of a
+   better tier dominates every trial of a worse one.
+
+TPE's non-dominated split (hypervolume subset selection within the last front it needs) then takes
+the good trials from the best tiers and spreads them along the front there. The study itself is
+untouched: a pruned trial stays PRUNED.
+
+What it reads is in the study, so a resumed sweep learns the same: the recorder
+(``sweep/recording.py``) writes each trial's objective vector per eval step into the user attr
+``objective_curve``. Each trial it samples gets system attrs saying what it learned from
+(``rung_tpe:observed``, ``rung_tpe:pruned_observed``, ``rung_tpe:model``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.samplers import BaseSampler, TPESampler
+from optuna.samplers._base import _process_constraints_after_trial
+from optuna.study import Study, StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from sweep.records import CURVE_ATTR
+
+OBSERVED_ATTR = "rung_tpe:observed"
+PRUNED_OBSERVED_ATTR = "rung_tpe:pruned_observed"
+MODEL_ATTR = "rung_tpe:model"
+"""System attrs of a sampled trial: how many finished trials (and PRUNED ones among them) the model
+saw, and whether TPE's model (True) or the random start-up (False) chose its parameters."""
+
+
+def objective_curve(trial: FrozenTrial) -> dict[int, tuple[float, ...]]:
+    """Step -> objective vector from the recorder's user attr; a COMPLETE trial without it (a study
+    not written by the recorder) counts its final values at its ``steps`` (or step 0)."""
+    raw = trial.user_attrs.get(CURVE_ATTR) or {}
+    curve: dict[int, tuple[float, ...]] = {}
+    for step, values in raw.items():
+        if isinstance(values, list) and all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+            curve[int(step)] = tuple(float(v) for v in values)
+    if not curve and trial.state == TrialState.COMPLETE and trial.values is not None:
+        curve[int(trial.user_attrs.get("steps") or 0)] = tuple(trial.values)
+    return curve
+
+
+def _violation(trial: FrozenTrial) -> float:
+    return sum(v for v in trial.constraints.values() if v > 0)
+
+
+def quality_tiers(
+    trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]
+) -> tuple[list[list[tuple[FrozenTrial, tuple[float, ...]]]], list[FrozenTrial]]:
+    """Finished trials grouped in tiers, best tier first: (constraint violation, -reached step), each
+    trial with its objective vector (minimisation form) at the step it reached; and the diverged/failed
+    trials (worst of all). Trials that errored (``stop_cause == "error"``) are left out."""
+    signs = [-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in directions]
+    tiers: dict[tuple[float, int], list[tuple[FrozenTrial, tuple[float, ...]]]] = {}
+    last: list[FrozenTrial] = []
+    for t in trials:
+        if t.user_attrs.get("stop_cause") == "error":
+            continue
+        curve = objective_curve(t)
+        if not curve or t.user_attrs.get("diverged") or t.state == TrialState.FAIL:
+            last.append(t)
+            continue
+        step = max(curve)
+        vector = tuple(s * v for s, v in zip(signs, curve[step], strict=True))
+        tiers.setdefault((_violation(t), -step), []).append((t, vector))
+    return [tiers[k] for k in sorted(tiers)], sorted(last, key=lambda t: t.number)
+
+
+def tiered_values(trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]) -> list[tuple[FrozenTrial, list[float]]]:
+    """Each finished trial with a minimisation vector in which every trial of a better tier dominates
+    every trial of a worse one (tier k is shifted by k times the span of all vectors), so that
+    multi-objective TPE's non-dominated split sees the tiers in order and the front within each."""
+    tiers, last = quality_tiers(trials, directions)
+    vectors = [v for members in tiers for _, v in members]
+    if not vectors:
+        return [(t, [0.0] * len(directions)) for t in last]
+    lo = [min(col) for col in zip(*vectors, strict=True)]
+    span = 1.0 + max(max(col) - min(col) for col in zip(*vectors, strict=True))
+    out = [(t, [v[i] - lo[i] + k * span for i in range(len(v))]) for k, members in enumerate(tiers) for t, v in members]
+    return out + [(t, [(len(tiers) + 1) * span] * len(directions)) for t in last]
+
+
+class _QualityView:
+    """A read-only stand-in for the study that a TPE sampler reads: each finished trial COMPLETE with
+    the values of its quality; running trials as they are."""
+
+    def __init__(self, study: Study, trials: list[FrozenTrial], directions: list[StudyDirection]) -> None:
+        self._study = study
+        self._trials = trials
+        self.directions = directions
+        self.direction = directions[0]
+
+    def _is_multi_objective(self) -> bool:
+        return len(self.directions) > 1
+
+    def _get_trials(self, deepcopy: bool = False, states: Any = None, use_cache: bool = False) -> list[FrozenTrial]:
+        return [t for t in self._trials if states is None or t.state in states]
+
+    def get_trials(self, deepcopy: bool = False, states: Any = None) -> list[FrozenTrial]:
+        return self._get_trials(states=states)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+
+def quality_view(study: Study) -> tuple[_QualityView, int, int]:
+    """(view, trials observed, PRUNED trials among them): every finished trial COMPLETE with its
+    :func:`tiered_values` (minimised), running trials as they are."""
+    trials = study._get_trials(deepcopy=False, use_cache=False)
+    finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
+    valued = tiered_values(finished, study.directions)
+    view_trials: list[FrozenTrial] = []
+    for t, values in valued:
+        v = copy.copy(t)
+        v.state = TrialState.COMPLETE
+        v._values = values
+        view_trials.append(v)
+    view_trials += [t for t in trials if t.state == TrialState.RUNNING]
+    pruned = sum(t.state == TrialState.PRUNED for t, _ in valued)
+    return _QualityView(study, view_trials, [StudyDirection.MINIMIZE] * len(study.directions)), len(valued), pruned
+
+
+class _Fraction:
+    """TPE's ``gamma``: how many of ``n`` ordered trials are good (picklable, unlike a lambda)."""
+
+    def __init__(self, fraction: float) -> None:
+        self.fraction = fraction
+
+    def __call__(self, n: int) -> int:
+        return max(1, math.ceil(self.fraction * n))
+
+
+class RungTPESampler(BaseSampler):
+    """TPE on the rung-level quality of every finished trial (see the module docstring).
+
+    ``n_startup_trials`` finished trials are sampled at random first; ``gamma`` is the fraction of the
+    ordered trials TPE treats as good; TPE picks the best of ``n_ei_candidates`` draws (few: less
+    greedy); every ``explore_every``-th trial is drawn at random (0: never). Defaults chosen by
+    ``bench/search_efficiency.py`` on two landscapes. ``constraints_func`` follows Optuna's convention (a sequence of
+    floats per trial, ``<= 0`` feasible), evaluated when a trial finishes, PRUNED ones included.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int | None = None,
+        n_startup_trials: int = 5,
+        gamma: float = 0.15,
+        n_ei_candidates: int = 8,
+        explore_every: int = 4,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
+    ) -> None:
+        self._explore_every = explore_every
+        self._constraints_func = constraints_func
+        self._n_startup_trials = n_startup_trials
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.simplefilter("ignore", FutureWarning)  # TPE's gamma: deprecated, kept to 6.0
+            self._tpe = TPESampler(
+                seed=seed, n_startup_trials=n_startup_trials, n_ei_candidates=n_ei_candidates,
+                gamma=_Fraction(gamma), multivariate=True, constant_liar=True,
+            )  # fmt: skip
+        self._view_for: tuple[int, _QualityView] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_view_for": None}  # the view holds the study (and its storage)
+
+    def reseed_rng(self) -> None:
+        self._tpe.reseed_rng()
+
+    def _view(self, study: Study, trial: FrozenTrial) -> _QualityView:
+        """One view per sampled trial (built at its first question, reused for its other params)."""
+        if self._view_for is None or self._view_for[0] != trial._trial_id:
+            view, observed, pruned = quality_view(study)
+            self._view_for = (trial._trial_id, view)
+            storage = study._storage
+            storage.set_trial_system_attr(trial._trial_id, OBSERVED_ATTR, observed)
+            storage.set_trial_system_attr(trial._trial_id, PRUNED_OBSERVED_ATTR, pruned)
+            modelled = observed >= self._n_startup_trials and not self._explores(trial)
+            storage.set_trial_system_attr(trial._trial_id, MODEL_ATTR, modelled)
+        return self._view_for[1]
+
+    def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+        return self._tpe.infer_relative_search_space(self._view(study, trial), trial)  # type: ignore[arg-type]
+
+    def _explores(self, trial: FrozenTrial) -> bool:
+        """Every ``explore_every``-th trial after the start is drawn at random (keeps the front wide)."""
+        return self._explore_every > 0 and trial.number % self._explore_every == self._explore_every - 1
+
+    def sample_relative(
+        self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
+    ) -> dict[str, Any]:
+        if self._explores(trial):
+            return {}
+        return self._tpe.sample_relative(self._view(study, trial), trial, search_space)  # type: ignore[arg-type]
+
+    def sample_independent(
+        self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
+    ) -> Any:
+        view = self._view(study, trial)
+        if self._explores(trial):
+            return self._tpe._random_sampler.sample_independent(view, trial, param_name, param_distribution)  # type: ignore[arg-type]
+        return self._tpe.sample_independent(view, trial, param_name, param_distribution)  # type: ignore[arg-type]
+
+    def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+        self._tpe.before_trial(study, trial)
+
+    def after_trial(
+        self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
+    ) -> None:
+        if self._constraints_func is not None:
+            _process_constraints_after_trial(self._constraints_func, study, trial, state)
+        self._tpe.after_trial(study, trial, state, values)

@@ -1,0 +1,95 @@
+"""The default sampler (``rung_tpe``) learns from every trial at the rung it reached, PRUNED ones included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from optuna.study import StudyDirection
+from optuna.trial import TrialState, create_trial
+
+from sweep.cli import main
+from sweep.config import SweepConfig
+from sweep.nondominated import dominates
+from sweep.records import CURVE_ATTR, read_jsonl
+from sweep.rung_sampler import MODEL_ATTR, OBSERVED_ATTR, PRUNED_OBSERVED_ATTR, RungTPESampler, tiered_values
+
+REPO = Path(__file__).resolve().parents[2]
+MAX2 = [StudyDirection.MAXIMIZE, StudyDirection.MAXIMIZE]
+X = {"x": FloatDistribution(0.0, 1.0)}
+
+
+def _trial(number: int, state: TrialState, curve: dict[str, list[float]], **attrs: object) -> optuna.trial.FrozenTrial:
+    values = list(curve[max(curve, key=int)]) if state == TrialState.COMPLETE else None
+    t = create_trial(state=state, values=values, params={"x": number / 10}, distributions=X,
+                     user_attrs={CURVE_ATTR: curve, **attrs})  # fmt: skip
+    t.number = number
+    return t
+
+
+def _better(trials: list[optuna.trial.FrozenTrial]) -> set[tuple[int, int]]:
+    """(a, b) for every pair where a's tiered vector dominates b's."""
+    valued = [(t.number, v) for t, v in tiered_values(trials, MAX2)]
+    return {(a, b) for a, va in valued for b, vb in valued if dominates(va, vb)}
+
+
+def test_tiers_rank_by_rung_reached_then_front_with_diverged_last() -> None:
+    trials = [
+        _trial(0, TrialState.PRUNED, {"100": [0.90, 0.90]}),  # best at rung 100, but stopped there
+        _trial(1, TrialState.COMPLETE, {"100": [0.1, 0.1], "300": [0.5, 0.2]}),
+        _trial(2, TrialState.COMPLETE, {"100": [0.1, 0.1], "300": [0.2, 0.5]}),
+        _trial(3, TrialState.COMPLETE, {"100": [0.1, 0.1], "300": [0.1, 0.1]}),  # dominated at 300
+        _trial(4, TrialState.PRUNED, {"100": [0.3, 0.3]}),
+        _trial(5, TrialState.COMPLETE, {"100": [0.99, 0.99]}, diverged=True),
+        _trial(6, TrialState.FAIL, {}),
+    ]
+    better = _better(trials)
+    # Further through the rungs beats better-at-a-lower-rung; within a tier the front decides.
+    assert {(1, 0), (2, 0), (3, 0), (0, 4), (1, 3), (2, 3)} <= better
+    assert (1, 2) not in better and (2, 1) not in better
+    assert all((a, b) in better for a in range(5) for b in (5, 6))  # diverged / failed: last
+    assert (5, 6) not in better and (6, 5) not in better
+
+
+def test_constraints_func_is_stored_for_pruned_trials_and_infeasible_rank_last() -> None:
+    def constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
+        return [float(trial.user_attrs["violation"])]
+
+    study = optuna.create_study(directions=["maximize", "maximize"],
+                                sampler=RungTPESampler(seed=0, n_startup_trials=2, constraints_func=constraints))
+    for i, (violation, state) in enumerate([(0.0, TrialState.PRUNED), (0.5, TrialState.PRUNED), (0.0, TrialState.PRUNED)]):
+        trial = study.ask()
+        trial.suggest_float("x", 0.0, 1.0)
+        study._storage.set_trial_user_attr(trial._trial_id, CURVE_ATTR, {"100": [0.9 - i / 10, 0.5]})
+        study._storage.set_trial_user_attr(trial._trial_id, "violation", violation)
+        study.tell(trial, state=state)
+    trials = study.get_trials()
+    assert [list(t.constraints.values()) for t in trials] == [[0.0], [0.5], [0.0]]
+    assert {(0, 1), (2, 1)} <= _better(trials)  # infeasible #1 after both feasible ones
+    nxt = study.ask()
+    nxt.suggest_float("x", 0.0, 1.0)
+    assert study._storage.get_trial(nxt._trial_id).system_attrs[PRUNED_OBSERVED_ATTR] == 3
+
+
+@pytest.mark.integration
+def test_default_sampler_learns_from_pruned_trials_in_a_real_sweep(tmp_path: Path) -> None:
+    assert SweepConfig().sampler == "rung_tpe"
+    out = tmp_path / "learn"
+    args = ["run", str(REPO / "sweep/configs/synthetic.yaml"), "--out", str(out), "--num-cpus", "2",
+            "--set", "num_trials=30", "--set", "sampler=rung_tpe", "--set", "trial.work_s=0", "--live-every", "600"]  # fmt: skip
+    assert main(args) == 0
+    study = optuna.load_study(study_name="synthetic", storage=f"sqlite:///{out / 'study.db'}")
+    trials = study.get_trials()
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    assert len(trials) == 30 and len(pruned) >= 10  # MO-ASHA prunes; the study keeps them PRUNED
+    assert all(t.user_attrs.get(CURVE_ATTR) for t in pruned)  # what was learned from them is in the study
+    assert {r["state"] for r in read_jsonl(out / "trials.jsonl")} >= {"PRUNED", "COMPLETE"}
+    modelled = [t for t in trials if t.system_attrs.get(MODEL_ATTR)]
+    # Past its random start the model chose the trials (not a generation 0 that never ends) ...
+    assert len(modelled) >= 15 and trials[-1] in modelled
+    # ... from observation sets that held PRUNED trials, and more of them as the sweep went on.
+    seen = [t.system_attrs[PRUNED_OBSERVED_ATTR] for t in modelled]
+    assert min(seen) >= 1 and max(seen) >= 10
+    assert all(t.system_attrs[OBSERVED_ATTR] >= t.system_attrs[PRUNED_OBSERVED_ATTR] for t in modelled)
