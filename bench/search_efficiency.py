@@ -67,7 +67,8 @@ LANDSCAPES = {
                              synthetic_interaction.interaction_metrics,
                              synthetic_interaction.interaction_divergence_step),
 }  # fmt: skip
-METHODS = ("default", "random", "random+moasha", "nsga2+moasha", "tpe+moasha", "rung_tpe+moasha")
+METHODS = ("default", "random+moasha", "random", "tpe+moasha", "nsga2+moasha", "rung_tpe+moasha")
+"""In the order the real grid runs them (``rung_tpe+moasha`` is the default: --real skips the copy)."""
 
 
 def default_sampler() -> str:
@@ -159,6 +160,10 @@ def simulate(landscape: Landscape, method: str, seed: int, *, trials: int, eval_
 
 
 # --- real backend ----------------------------------------------------------------------------
+def finished(folder: Path, trials: int) -> bool:
+    return len(read_jsonl(folder / "trials.jsonl")) >= trials
+
+
 def real_sweep(out: Path, landscape: str, method: str, seed: int, *, trials: int, eval_every: int,
                max_steps: int, eta: float) -> Path:  # fmt: skip
     """Run (or reuse) one real ``mtsweep run`` (the CLI's code path, in this process, on the local Ray
@@ -169,8 +174,7 @@ def real_sweep(out: Path, landscape: str, method: str, seed: int, *, trials: int
     from sweep.cli import main as mtsweep
 
     folder = out / landscape / method / f"seed{seed}"
-    done = folder / "trials.jsonl"
-    if done.is_file() and len(read_jsonl(done)) >= trials:
+    if finished(folder, trials):
         return folder
     shutil.rmtree(folder, ignore_errors=True)  # an unfinished sweep: run it again
     sampler, moasha = method_parts(method)
@@ -216,6 +220,8 @@ def table(name: str, runs: dict[str, list[Run]], best: float) -> tuple[str, dict
         f"steps to {f:.0%} per seed (median, reached)" for f in FRACTIONS))  # fmt: skip
     medians: dict[str, dict[float, float]] = {}
     for method, rs in runs.items():
+        if not rs:
+            continue
         cells = []
         for f in FRACTIONS:
             steps = [r.steps_to(f * best) for r in rs]
@@ -238,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real", action="store_true", help="run real `mtsweep run` sweeps (slow) instead of simulating")
     parser.add_argument("--out", type=Path, default=Path("/tmp/search_efficiency"), help="--real: sweeps folder")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--report-only", action="store_true",
+                        help="--real: run nothing, tabulate the finished sweeps in --out (seeds may differ per method)")
     parser.add_argument("--trials", type=int, default=120, help="trials per sweep (the budget)")
     parser.add_argument("--landscapes", nargs="+", default=list(LANDSCAPES), choices=list(LANDSCAPES))
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
@@ -253,9 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     mode = "REAL (mtsweep run: Ray Tune, OptunaSearch + recording, MO-ASHA, SQLite)" if args.real else "SIMULATED"
     print(f"{mode}; {args.trials} trials per sweep, max_steps {args.max_steps}, eval every {args.eval_every}, "
           f"eta {args.eta}, seeds 0..{args.seeds - 1}; HV ref comet {-REF[0]}, term_acc {-REF[1]}")  # fmt: skip
-    if args.real:  # one local Ray for the whole grid (every sweep joins it, as `mtsweep run` joins a running one)
+    methods = [m for m in args.methods if not (args.real and m == f"{default_sampler()}+moasha" and "default" in args.methods)]
+    if args.real and not args.report_only:  # one local Ray for the whole grid
+        import torch  # noqa: F401, I001  (before ray.init: DESIGN.md)
         import ray
-        import torch  # noqa: F401  (before ray.init: DESIGN.md)
 
         for _attempt in range(5):  # Ray gives its raylet 30 s to register: not always enough on a loaded machine
             try:
@@ -265,14 +274,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"ray.init failed ({err}); retrying", file=sys.stderr, flush=True)
                 ray.shutdown()
                 time.sleep(5)
+        for seed in range(args.seeds):  # seed by seed: a cut-short grid still has whole seeds
+            for name in args.landscapes:
+                for method in methods:
+                    real_sweep(args.out, name, method, seed, **opts)
     for name in args.landscapes:
         runs: dict[str, list[Run]] = {}
-        for method in args.methods:
+        for method in methods:
             if args.real:
-                runs[method] = [run_from_reports(real_sweep(args.out, name, method, s, **opts)) for s in range(args.seeds)]
+                folders = [args.out / name / method / f"seed{s}" for s in range(args.seeds)]
+                runs[method] = [run_from_reports(f) for f in folders if finished(f, args.trials)]
             else:
                 runs[method] = [simulate(LANDSCAPES[name], method, s, **opts) for s in range(args.seeds)]
-        best = max(r.final_hv for rs in runs.values() for r in rs)
+        best = max((r.final_hv for rs in runs.values() for r in rs), default=0.0)
         print("\n" + table(name, runs, best)[0], flush=True)
     print(f"\ntarget (issue #11): default reaches 90% in every seed; median steps to 80% <= 0.35x random and "
           f"<= 0.7x random+moasha. Wall time {time.monotonic() - started:.0f} s")
