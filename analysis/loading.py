@@ -18,10 +18,11 @@ from typing import Any
 
 from analysis.front import Mode, Point, is_finite_number
 from trainable.errors import InputError
+from trainable.metrics import TABLE_METRICS
 
 DEFAULT_OBJECTIVES: tuple[str, ...] = ("comet", "term_acc")
-EXTRA_METRICS: tuple[str, ...] = ("bleu_char", "chrf_pp", "len_ratio")
-"""Metrics exported next to the objectives for every front member."""
+EXTRA_METRICS: tuple[str, ...] = TABLE_METRICS
+"""Metrics exported next to the objectives for every front member (``trainable.metrics.TABLE_METRICS``)."""
 
 
 @dataclass

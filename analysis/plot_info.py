@@ -12,6 +12,7 @@ from typing import Any
 
 from analysis.front import Mode, ParetoFront, Point
 from analysis.hypervolume import HypervolumeReport
+from analysis.loading import EXTRA_METRICS
 
 METRIC_LABELS: dict[str, str] = {
     "comet": "COMET",
@@ -21,6 +22,8 @@ METRIC_LABELS: dict[str, str] = {
     "chrf_pp": "chrF++",
     "latency_ms": "latency (ms/segment)",
     "len_ratio": "length ratio",
+    "trunc_rate": "share cut at max_new_tokens",
+    "runon_rate": "share of run-on segments",
 }
 
 
@@ -41,7 +44,7 @@ def hover_text(point: Point, objectives: Sequence[str]) -> str:
     if point.failed_constraints:
         lines.append("INFEASIBLE: " + "; ".join(point.failed_constraints))
     lines += [f"{o} = {_fmt(point.values.get(o))}" for o in objectives]
-    for m in ("bleu_char", "chrf_pp", "len_ratio"):
+    for m in EXTRA_METRICS:
         if m not in objectives and point.metrics.get(m) is not None:
             lines.append(f"{m} = {_fmt(point.metrics[m])}")
     lines += [f"{k}: {_fmt(v)}" for k, v in sorted(point.params.items())]

@@ -20,6 +20,8 @@ TABLE_METRICS: tuple[tuple[str, str, int], ...] = (
     ("comet", "COMET", 4),
     ("term_acc", "Terminology Accuracy", 4),
     ("len_ratio", "Length ratio (hyp/ref)", 3),
+    ("trunc_rate", "Cut at max_new_tokens", 3),
+    ("runon_rate", "Run-on segments", 3),
 )
 """(metric key, row label as in the reference report, decimals)."""
 

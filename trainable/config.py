@@ -26,6 +26,11 @@ AUTO_COMPILE_MIN_STEPS = 1000
 """``compile: auto`` compiles only trials planned at least this long. Measured on an H100: in a 600-step trial
 the recompiles as shapes changed cost ~40-55 s against ~0.1 s saved per step (break-even ~400 steps), and a
 trial that MO-ASHA stops at its first rung still pays the whole warm-up."""
+AUTO_NEW_TOKENS_HEADROOM = 1.5
+"""``max_new_tokens: auto`` = this many times the longest dev reference (tokens), plus
+:data:`AUTO_NEW_TOKENS_EXTRA`: room for a longer-than-reference translation, yet a run-on output is cut
+(and counted in ``trunc_rate``) instead of generating a fixed, generous cap."""
+AUTO_NEW_TOKENS_EXTRA = 8
 
 
 @dataclass
@@ -118,8 +123,15 @@ class TrialConfig:
     eval_batch_size: int = 1024
     """Sequences per generation batch (length-sorted; halved and retried on out-of-memory). Batch 1024
     generates 4x faster than 256 on an H100 (merged weights)."""
-    max_new_tokens: int = 256
-    """Generation length cap per segment."""
+    max_new_tokens: int | Literal["auto"] = "auto"
+    """Generation length cap per segment; ``auto`` = 1.5 x the longest dev reference in tokens + 8. Evals
+    report ``trunc_rate``: the share of segments cut at this cap without a stop token."""
+    runon_ratio: float = 2.0
+    """A segment whose ``len(hyp) / len(ref)`` (characters) is above this counts in ``runon_rate``."""
+    eval_dtype: Literal["float32", "bfloat16"] = "float32"
+    """Precision of the merged copy that evals generate with. ``float32`` keeps the whole LoRA update;
+    ``bfloat16`` is faster on a GPU but rounds away updates below half a bf16 step of the base weight
+    (most of them early in training at small lr), so its evals partly measure the base model."""
     objectives: list[str] = field(default_factory=lambda: ["comet", "term_acc"])
     """Metrics the early-stopping rule watches (directions from ``trainable.metrics``)."""
     early_stop_rule: EarlyStopRule = "any_objective_improved"
@@ -133,8 +145,8 @@ class TrialConfig:
     """Score COMET with one shared Ray actor per node (``trainable.comet_service``) instead of a copy per
     trial; the in-process scorer when Ray is not running in this process."""
     eval_merge_nf4: bool = True
-    """Speed lever: generate from a bf16 copy of an NF4 model, dequantized with the LoRA merged in (the
-    function the NF4 model computes, to rounding): 25x faster than unmerged NF4 generation at batch 64."""
+    """Speed lever: generate from an ``eval_dtype`` copy of an NF4 model, dequantized with the LoRA merged in
+    (the function the NF4 model computes): 25x faster than unmerged NF4 generation at batch 64 (bf16 copy)."""
 
     # --- divergence (NaN / spike) handling ---------------------------------------------------
     nan_policy: Literal["stop", "skip"] = "stop"
@@ -190,7 +202,7 @@ class TrialConfig:
 
     def __post_init__(self) -> None:
         positive_ints = ("lora_r", "batch_size", "grad_accum", "epochs", "max_seq_len", "eval_every")
-        positive_ints += ("patience", "eval_batch_size", "max_new_tokens")
+        positive_ints += ("patience", "eval_batch_size")
         for name in positive_ints:
             if getattr(self, name) < 1:
                 raise ConfigValueError(name, f"must be >= 1, got {getattr(self, name)}")
@@ -205,6 +217,10 @@ class TrialConfig:
             raise ConfigValueError(
                 "micro_batch_size", f"must be >= 1 and divide batch_size * grad_accum = {effective}, got {self.micro_batch_size}"
             )
+        if self.max_new_tokens != "auto" and (isinstance(self.max_new_tokens, bool) or self.max_new_tokens < 1):
+            raise ConfigValueError("max_new_tokens", f"must be >= 1 or auto, got {self.max_new_tokens}")
+        if not self.runon_ratio > 0:
+            raise ConfigValueError("runon_ratio", f"must be > 0, got {self.runon_ratio}")
         if not self.lr > 0:
             raise ConfigValueError("lr", f"must be > 0, got {self.lr}")
         if not self.lora_alpha > 0:
@@ -287,6 +303,15 @@ class TrialConfig:
             return self.micro_batch_size
         effective = self.batch_size * self.grad_accum
         return max(d for d in range(1, min(effective, AUTO_MICRO_BATCH_CAP) + 1) if effective % d == 0)
+
+    def resolved_max_new_tokens(self, ref_token_lengths: list[int]) -> int:
+        """``max_new_tokens`` with ``auto`` resolved from the dev references' token lengths."""
+        import math
+
+        if self.max_new_tokens != "auto":
+            return self.max_new_tokens
+        longest = max(ref_token_lengths, default=0)
+        return math.ceil(AUTO_NEW_TOKENS_HEADROOM * longest) + AUTO_NEW_TOKENS_EXTRA
 
     def resolved_compile(self, device_type: str, total_steps: int) -> str | None:
         """The torch.compile mode a trial uses: None (off), ``"default"`` or ``"reduce-overhead"``."""

@@ -68,35 +68,42 @@ def score_model(
     *,
     terms: list[Term] | None,
     device: Any,
+    max_new_tokens: int,
 ) -> tuple[dict[str, Any], float]:
-    """Generate for ``pairs`` and score; returns (flat metrics, generation seconds)."""
+    """Generate for ``pairs`` (at most ``max_new_tokens`` each, see :func:`max_new_tokens_for`) and
+    score; returns (flat metrics, generation seconds). The metrics carry ``max_new_tokens``."""
     from trainable.generation import generate_translations
     from trainable.metrics import score_all
+    from trainable.nf4_merge import is_4bit_peft
     from trainable.prompting import DEFAULT_SYSTEM_PROMPT
 
     srcs = [p.src for p in pairs]
     refs = [p.ref for p in pairs]
     t0 = time.perf_counter()
-    gen_model = model
-    if getattr(cfg, "eval_merge_nf4", False):
-        from trainable.nf4_merge import dequantized_merged_copy, is_4bit_peft
-
-        if is_4bit_peft(model):
-            gen_model = dequantized_merged_copy(model)
-    hyps, latencies = generate_translations(
-        gen_model,
+    out = generate_translations(
+        model,
         tokenizer,
         srcs,
         system_prompt=cfg.system_prompt if cfg.system_prompt is not None else DEFAULT_SYSTEM_PROMPT,
-        max_new_tokens=cfg.max_new_tokens,
+        max_new_tokens=max_new_tokens,
         batch_size=cfg.eval_batch_size,
         device=device,
+        merge_lora=cfg.eval_merge_nf4 or not is_4bit_peft(model),
+        merge_dtype=cfg.eval_dtype,
     )
     _sync(device)
     gen_s = time.perf_counter() - t0
-    del gen_model
-    scores = score_all(srcs, hyps, refs, terms=terms, comet=_comet(cfg), latencies_ms=latencies)
-    return flatten_scores(scores), gen_s
+    scores = score_all(srcs, out.hyps, refs, terms=terms, comet=_comet(cfg), latencies_ms=out.latencies_ms,
+                       truncated=out.truncated, runon_ratio=cfg.runon_ratio)
+    return {**flatten_scores(scores), "max_new_tokens": max_new_tokens}, gen_s
+
+
+def max_new_tokens_for(cfg: TrialConfig, tokenizer: Any) -> int:
+    """``cfg.max_new_tokens``, with ``auto`` resolved from the token lengths of the dev references."""
+    if cfg.max_new_tokens != "auto":
+        return int(cfg.max_new_tokens)
+    refs = [p.ref for p in load_split(cfg, "dev")]
+    return cfg.resolved_max_new_tokens([len(tokenizer.encode(r, add_special_tokens=False)) for r in refs])
 
 
 def _comet(cfg: TrialConfig) -> Any:
@@ -140,7 +147,8 @@ def evaluate_adapter(
     if own_model:
         model, tokenizer = load_for_eval(cfg, adapter_dir, device)
     try:
-        metrics, gen_s = score_model(cfg, model, tokenizer, pairs, terms=terms, device=device)
+        metrics, gen_s = score_model(cfg, model, tokenizer, pairs, terms=terms, device=device,
+                                     max_new_tokens=max_new_tokens_for(cfg, tokenizer))
     finally:
         if own_model:
             del model

@@ -6,6 +6,10 @@
 - ``comet``: unbabel-comet system score (model by name or local checkpoint, loaded once per process).
 - ``term_acc`` / ``term_hits`` / ``term_total`` / ``term_forbidden``: see :mod:`trainable.terminology`.
 - ``len_ratio``: total hypothesis characters / total reference characters (1.0 is ideal).
+- ``runon_rate``: share of segments whose own ratio ``len(hyp) / len(ref)`` (characters) is above
+  ``runon_ratio`` (default :data:`DEFAULT_RUNON_RATIO` = 2): output that rambles on past its translation.
+- ``trunc_rate``: share of segments whose generation hit ``max_new_tokens`` without a stop token (scored
+  as if complete, so a high value means the cap cut real output); None when the caller does not know.
 - ``latency_ms``: mean generation milliseconds per segment, when the caller timed generation.
 """
 
@@ -28,11 +32,23 @@ METRIC_DIRECTIONS: dict[str, Literal["max", "min"]] = {
     "chrf_pp": "max",
     "bleu_mecab": "max",
     "latency_ms": "min",
+    "trunc_rate": "min",
+    "runon_rate": "min",
 }
-"""Optimisation direction of every metric usable as an objective."""
+"""Optimisation direction of every metric usable as an objective (or as a constraint)."""
 
 METRIC_TARGETS: dict[str, float] = {"len_ratio": 1.0}
 """Metrics with an ideal value instead of a direction (not objectives by default)."""
+
+OUTPUT_CHECKS: tuple[str, ...] = ("len_ratio", "trunc_rate", "runon_rate")
+"""Metrics that say whether the outputs are well-formed translations (length, cut at the cap, run on);
+reported by every eval and shown next to the objectives in every table."""
+
+TABLE_METRICS: tuple[str, ...] = ("bleu_char", "chrf_pp", *OUTPUT_CHECKS)
+"""Metrics shown next to the objectives in reports, W&B Pareto rows and the analysis tables."""
+
+DEFAULT_RUNON_RATIO = 2.0
+"""A segment runs on when ``len(hyp) / len(ref)`` is above this (``TrialConfig.runon_ratio``)."""
 
 DEFAULT_COMET_MODEL = "Unbabel/wmt22-comet-da"
 
@@ -45,13 +61,18 @@ def score_all(
     terms: Sequence[Term] | None = None,
     comet: str | CometScorer | None = None,
     latencies_ms: Sequence[float] | None = None,
+    truncated: Sequence[bool] | None = None,
+    runon_ratio: float = DEFAULT_RUNON_RATIO,
     mecab: bool = False,
 ) -> dict[str, Any]:
-    """Score a corpus. Keys: ``n, bleu_char, chrf_pp, len_ratio, term_acc, term_hits, term_total,
-    term_forbidden, signatures``, plus ``comet`` when a model (name, path or scorer; ``"none"`` = off)
-    is given, ``latency_ms`` when latencies are given, ``bleu_mecab`` when ``mecab``.
+    """Score a corpus. Keys: ``n, bleu_char, chrf_pp, len_ratio, runon_rate, trunc_rate, term_acc,
+    term_hits, term_total, term_forbidden, signatures``, plus ``comet`` when a model (name, path or
+    scorer; ``"none"`` = off) is given, ``latency_ms`` when latencies are given, ``bleu_mecab`` when
+    ``mecab``. ``truncated`` (per segment: generation hit the cap without a stop token) gives
+    ``trunc_rate``; without it ``trunc_rate`` is None.
 
-    ``term_acc`` is None when no glossary term occurs (never NaN); so is ``len_ratio`` for empty refs.
+    ``term_acc`` is None when no glossary term occurs (never NaN); so are ``len_ratio`` and
+    ``runon_rate`` for empty refs.
     """
     from sacrebleu.metrics import BLEU, CHRF
 
@@ -76,6 +97,14 @@ def score_all(
 
     ref_chars = sum(len(r) for r in refs)
     result["len_ratio"] = sum(len(h) for h in hyps) / ref_chars if ref_chars else None
+    result["runon_rate"] = runon_rate(hyps, refs, runon_ratio)
+    if truncated is not None:
+        cut = list(truncated)
+        if len(cut) != len(hyps):
+            raise ValueError(f"length mismatch: {len(hyps)} hypotheses, {len(cut)} truncation flags")
+        result["trunc_rate"] = sum(map(bool, cut)) / len(cut)
+    else:
+        result["trunc_rate"] = None
 
     result.update(term_metrics(srcs, hyps, terms))
 
@@ -89,6 +118,14 @@ def score_all(
 
     result["signatures"] = signatures
     return {k: _finite_or_none(v) for k, v in result.items()}
+
+
+def runon_rate(hyps: Sequence[str], refs: Sequence[str], ratio: float = DEFAULT_RUNON_RATIO) -> float | None:
+    """Share of segments (with a non-empty reference) whose ``len(hyp) / len(ref)`` is above ``ratio``."""
+    lengths = [(len(h), len(r)) for h, r in zip(hyps, refs, strict=True) if r]
+    if not lengths:
+        return None
+    return sum(h > ratio * r for h, r in lengths) / len(lengths)
 
 
 def term_metrics(srcs: Sequence[str], hyps: Sequence[str], terms: Sequence[Term] | None) -> dict[str, Any]:

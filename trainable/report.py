@@ -18,6 +18,8 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "bleu_char",
     "chrf_pp",
     "len_ratio",
+    "trunc_rate",  # share of segments cut at max_new_tokens without a stop token (trainable.metrics)
+    "runon_rate",  # share of segments longer than runon_ratio x their reference
     "tokens_seen",  # supervised + prompt tokens fed to the model so far
     "wall_s",  # trial wall seconds so far
     "accel_s",  # seconds spent on the accelerator (train + eval compute) so far

@@ -123,6 +123,7 @@ def synthetic_metrics(params: dict[str, Any], step: int) -> dict[str, Any]:
     bleu = 22.06 + 8.0 * f * (w - 0.3) + _noise(params, "bleu", step, 0.2)
     chrf = 17.05 + 2.5 * f * (w - 0.3) + _noise(params, "chrf", step, 0.1)
     len_ratio = 1.0 + 0.05 * max(f, 0.0) * (1.0 - w)
+    runon = min(1.0, max(0.0, 2.0 * (len_ratio - 1.0)))  # longer output: more segments past 2x their ref
     out: dict[str, Any] = {
         "step": step,
         "loss": loss,
@@ -133,11 +134,14 @@ def synthetic_metrics(params: dict[str, Any], step: int) -> dict[str, Any]:
         "bleu_char": max(0.0, bleu),
         "chrf_pp": max(0.0, chrf),
         "len_ratio": len_ratio,
+        "trunc_rate": 0.5 * runon,
+        "runon_rate": runon,
         "tokens_seen": step * _TOKENS_PER_STEP,
     }
     if div is not None and step >= div:
         out.update(
-            loss=nan, grad_norm=nan, comet=nan, term_acc=nan, bleu_char=nan, chrf_pp=nan, len_ratio=nan
+            loss=nan, grad_norm=nan, comet=nan, term_acc=nan, bleu_char=nan, chrf_pp=nan, len_ratio=nan,
+            trunc_rate=nan, runon_rate=nan,
         )
     return out
 
@@ -204,7 +208,7 @@ def run_synthetic_trial(
             else:
                 final = {
                     "step": div, "loss": None, "grad_norm": None, "lr": curve_params.get("lr"),
-                    "bleu_char": None, "chrf_pp": None, "len_ratio": None,
+                    "bleu_char": None, "chrf_pp": None, "len_ratio": None, "trunc_rate": None, "runon_rate": None,
                     "tokens_seen": div * _TOKENS_PER_STEP, "wall_s": wall_s, "accel_s": state["accel_s"],
                     "is_final": True, "diverged": True, "diverged_step": div, "stop_cause": "no_good_eval",
                     "divergence_cause": "nonfinite_loss",

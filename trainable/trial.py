@@ -74,7 +74,7 @@ class TrialRecipe:
     def setup(self) -> None:
         import torch
 
-        from trainable.evaluate import eval_subset, load_split, load_terms, resolve_device
+        from trainable.evaluate import eval_subset, load_split, load_terms, max_new_tokens_for, resolve_device
         from trainable.model_loading import add_lora, load_base_model
         from trainable.prompting import DEFAULT_SYSTEM_PROMPT, build_examples
         from trainable.train_step import StepOptions, compile_decoder_layers, make_adamw
@@ -106,6 +106,7 @@ class TrialRecipe:
         )
         if not self.examples:
             raise InputError("train_path", f"no training example fits max_seq_len={cfg.max_seq_len}")
+        self.max_new_tokens = max_new_tokens_for(cfg, self.tokenizer)
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id
@@ -284,7 +285,7 @@ class TrialRecipe:
         self.model.eval()
         with uncompiled(self.model):  # generation shapes vary: the training layers' compiled code stays out
             metrics, gen_s = score_model(self.cfg, self.model, self.tokenizer, pairs, terms=self.terms,
-                                         device=self.device)
+                                         device=self.device, max_new_tokens=self.max_new_tokens)
         self.model.train()
         self.state.accel_s += gen_s
         self.state.eval_s += time.perf_counter() - t0
@@ -347,7 +348,9 @@ class TrialRecipe:
             "tokens_seen": self.state.tokens_seen,
         }
         if self.state.last_good_eval is None:
-            report = {**self._base_report(), "bleu_char": None, "chrf_pp": None, "len_ratio": None}
+            from trainable.metrics import TABLE_METRICS
+
+            report = {**self._base_report(), **dict.fromkeys(TABLE_METRICS)}
             report.update(status, stop_cause="no_good_eval")
         else:
             report = {**self.state.last_good_eval, **status, "stop_cause": verdict.cause}

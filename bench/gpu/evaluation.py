@@ -13,21 +13,21 @@ from .guard import guarded
 from .specs import DEV_PAIRS, Bench, Row, eval_specs
 
 
-def measure_generation(bench: Bench, model: Any, merged: bool, batch: int, *, static: bool = False) -> dict[str, Any]:
-    """Greedy generation of ``bench.new_tokens`` new tokens for ``batch`` prompts; projected full-dev time."""
-    import copy
+def measure_generation(bench: Bench, model: Any, merged: str | None, batch: int, *,
+                       static: bool = False) -> dict[str, Any]:
+    """Greedy generation of ``bench.new_tokens`` new tokens for ``batch`` prompts; projected full-dev time.
 
+    ``merged``: the dtype of the merged copy the trial's eval generates with (``float32`` = exact,
+    ``bfloat16``), or None for the unmerged LoRA model.
+    """
     import torch
     from transformers import GenerationConfig
 
-    from trainable.nf4_merge import dequantized_merged_copy, is_4bit_peft
+    from trainable.nf4_merge import dequantized_merged_copy
 
     gen_model = model
-    if merged and is_4bit_peft(model):
-        gen_model = dequantized_merged_copy(model)  # NF4 + LoRA -> one bf16 model, the trained one untouched
-    elif merged:
-        with torch.no_grad():
-            gen_model = copy.deepcopy(model).merge_and_unload()
+    if merged:  # (NF4 +) LoRA -> one plain model, the trained one untouched (the trial's eval path)
+        gen_model = dequantized_merged_copy(model, dtype=getattr(torch, merged))
     gen_model.eval()
     vocab = gen_model.config.vocab_size
     g = torch.Generator().manual_seed(0)
@@ -74,7 +74,7 @@ def eval_rows(bench: Bench, model: Any, quant: str, reserve: float) -> list[Row]
             continue
         reset_peak(bench.device)
         row = guarded(bench, name, lambda m=merged, b=batch, n=name: Row(n, measure_generation(bench, model, m, b)))
-        row.note = row.note or f"{'merged' if merged else 'unmerged'}, batch {batch}, {bench.new_tokens} new tokens"
+        row.note = row.note or f"{f'merged {merged}' if merged else 'unmerged'}, batch {batch}, {bench.new_tokens} new tokens"
         rows.append(row)
     return rows
 

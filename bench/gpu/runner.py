@@ -93,7 +93,7 @@ def run(bench: Bench) -> list[Row]:
             rows.append(add(bench, Row(STATIC_ROW, {}, "skipped: over the time budget")))
         else:
             rows.append(add(bench, guarded(bench, STATIC_ROW, lambda: Row(STATIC_ROW, measure_generation(
-                bench, load_lora_model(bench, "bf16"), True, 32 if bench.smoke else 1024, static=True),
+                bench, load_lora_model(bench, "bf16"), "bfloat16", 32 if bench.smoke else 1024, static=True),
                 "merged, transformers' static cache"), limit=min(90.0, bench.left() - 5))))
             free()
     finally:

@@ -88,33 +88,36 @@ def probe_specs(seq: int) -> list[TrainSpec]:
     ]
 
 
-EVAL_SPECS = (  # (name, quant, merged, batch)
-    ("eval: NF4 unmerged b256", "nf4", False, 256),
-    ("eval: NF4 dequant-merged b1024", "nf4", True, 1024),
-    ("eval: bf16 unmerged b256", "bf16", False, 256),
-    ("eval: bf16 merged b256", "bf16", True, 256),
-    ("eval: bf16 merged b1024", "bf16", True, 1024),
+EVAL_SPECS = (  # (name, quant, merged copy's dtype or None = unmerged, batch)
+    ("eval: NF4 unmerged b256", "nf4", None, 256),
+    ("eval: NF4 dequant-merged fp32 b1024", "nf4", "float32", 1024),
+    ("eval: NF4 dequant-merged bf16 b1024", "nf4", "bfloat16", 1024),
+    ("eval: bf16 unmerged b256", "bf16", None, 256),
+    ("eval: bf16 merged fp32 b1024", "bf16", "float32", 1024),
+    ("eval: bf16 merged bf16 b256", "bf16", "bfloat16", 256),
+    ("eval: bf16 merged bf16 b1024", "bf16", "bfloat16", 1024),
 )
 SCORE_SPECS = (  # (name, dtype, batch): COMET runs fp32 (Lightning's default precision) in the trial
     ("score: COMET-shaped fp32 b64", "float32", 64),
     ("score: COMET-shaped bf16 b256", "bfloat16", 256),
 )
 METRICS_ROW = "score: BLEU(char) + chrF++ + term acc"
-STATIC_ROW = "eval: bf16 merged b1024 static KV cache"
+STATIC_ROW = "eval: bf16 merged bf16 b1024 static KV cache"
 CHECK_TRAIN_ROW = "check: fast path vs plain bf16 (same 5 steps)"
 CHECK_EVAL_ROW = "check: merged vs unmerged LoRA logits"
 PROFILE_ROW = "profile: fast path step"
 SHARE_COUNTS = (1, 2, 4, 8)
 
 
-def eval_specs() -> list[tuple[str, str, bool, int]]:
-    """(name, quantization, merged, batch): the eval a trial runs by default, then the levers."""
+def eval_specs() -> list[tuple[str, str, str | None, int]]:
+    """(name, quantization, merged copy's dtype or None, batch): the eval a trial runs by default, then
+    the levers (fp32 keeps the whole LoRA update; bf16 is faster and rounds small updates away)."""
     from trainable.config import TrialConfig
 
     d = TrialConfig()
-    merged = d.quantization == "bf16" or getattr(d, "eval_merge_nf4", False)
-    default = (f"eval: TrialConfig defaults ({d.quantization}, b{d.eval_batch_size})", d.quantization, merged,
-               d.eval_batch_size)
+    merged = d.eval_dtype if d.quantization == "bf16" or d.eval_merge_nf4 else None
+    default = (f"eval: TrialConfig defaults ({d.quantization}, {d.eval_dtype} copy, b{d.eval_batch_size})",
+               d.quantization, merged, d.eval_batch_size)
     return [default, *EVAL_SPECS]
 
 

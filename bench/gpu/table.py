@@ -35,7 +35,7 @@ def format_table(bench: Bench, rows: list[Row]) -> str:
 PROJECTED = (  # (path, training row, generation row, COMET row)
     ("reference", "reference NF4 mb8x4 AdamW", "eval: NF4 unmerged b256", "score: COMET-shaped fp32 b64"),
     ("mtsweep defaults", "mtsweep TrialConfig defaults", None, "score: COMET-shaped fp32 b64"),
-    ("mtsweep fast path", "mtsweep fast path", "eval: bf16 merged b1024", "score: COMET-shaped bf16 b256"),
+    ("mtsweep fast path", "mtsweep fast path", "eval: bf16 merged fp32 b1024", "score: COMET-shaped bf16 b256"),
 )
 
 

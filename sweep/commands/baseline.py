@@ -64,7 +64,8 @@ def evaluate(cfg: Any, params: dict[str, Any], checkpoint: str | None, split: st
         from trainable.synthetic import synthetic_metrics
 
         m = synthetic_metrics(base, 0 if checkpoint is None else int(step or 0))
-        return {**{k: m[k] for k in ("comet", "term_acc", "bleu_char", "chrf_pp", "len_ratio")},
+        return {**{k: m.get(k) for k in ("comet", "term_acc", "bleu_char", "chrf_pp", "len_ratio", "trunc_rate",
+                                         "runon_rate")},
                 "split": split, "model": "synthetic (no model)", "adapter": checkpoint}
     if cfg.trainable != "trainable.trial:tune_trainable":
         raise InputError("trainable", f"evaluation needs the default QLoRA trainable, this sweep uses {cfg.trainable!r}")
@@ -114,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     }
     Path(out).mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
-    shown = ", ".join(f"{k}={metrics[k]:.4g}" for k in ("comet", "term_acc", "bleu_char", "chrf_pp", "len_ratio", "latency_ms")
+    shown = ", ".join(f"{k}={metrics[k]:.4g}" for k in ("comet", "term_acc", "bleu_char", "chrf_pp", "len_ratio", "trunc_rate",
+                                                         "runon_rate", "latency_ms")
                       if isinstance(metrics.get(k), int | float))
     print(f"S0 {args.split}: {shown}")
     print(f"wrote {path}")

@@ -21,6 +21,8 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("bleu_char", "{:.2f}", 9),
     ("chrf_pp", "{:.2f}", 7),
     ("len_ratio", "{:.3f}", 9),
+    ("trunc_rate", "{:.3f}", 10),
+    ("runon_rate", "{:.3f}", 10),
     ("n", "{:d}", 5),
     ("eval_s", "{:.1f}", 7),
     ("wall_s", "{:.1f}", 7),

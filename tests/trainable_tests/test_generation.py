@@ -43,7 +43,7 @@ def test_batched_equals_one_by_one(lora_model) -> None:
     model, tokenizer = lora_model
     model.train()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    hyps, latencies = generate_translations(
+    hyps, latencies, _ = generate_translations(
         model, tokenizer, SRCS, max_new_tokens=24, batch_size=3, device="cpu"
     )
     single = [
@@ -84,7 +84,7 @@ def test_stops_at_end_of_turn(lora_model) -> None:
     model, tokenizer = lora_model
     model.eval()  # LoRA dropout off for the reference generate() call below
     base = model.get_base_model()
-    hyps, _ = generate_translations(base, tokenizer, SRCS[:3], max_new_tokens=40, batch_size=3, device="cpu")
+    hyps, _, _ = generate_translations(base, tokenizer, SRCS[:3], max_new_tokens=40, batch_size=3, device="cpu")
     im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
     for src, hyp in zip(SRCS[:3], hyps, strict=True):
         assert "<|im_end|>" not in hyp and "<|endoftext|>" not in hyp
@@ -101,7 +101,7 @@ def test_nf4_generation_runs_unmerged(tiny_assets) -> None:
     model, tokenizer = load_base_model(str(tiny_assets.model_dir), quantization="nf4", device="cpu")
     peft_model = add_lora(model, r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj"])
     peft_model.train()
-    hyps, latencies = generate_translations(
+    hyps, latencies, _ = generate_translations(
         peft_model, tokenizer, SRCS[:4], max_new_tokens=12, batch_size=4, device="cpu"
     )
     assert len(hyps) == len(latencies) == 4 and peft_model.training
@@ -109,7 +109,7 @@ def test_nf4_generation_runs_unmerged(tiny_assets) -> None:
 
 
 def test_empty_input() -> None:
-    assert generate_translations(None, None, [], max_new_tokens=4, batch_size=2, device="cpu") == ([], [])
+    assert generate_translations(None, None, [], max_new_tokens=4, batch_size=2, device="cpu") == ([], [], [])
 
 
 class _OutOfMemoryAbove:

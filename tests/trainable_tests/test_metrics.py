@@ -86,8 +86,9 @@ def test_no_terms_gives_none_not_nan() -> None:
 def test_keys_and_directions() -> None:
     result = score_all(SRCS, HYPS, REFS, terms=TERMS)
     assert set(result) == {"n", "bleu_char", "chrf_pp", "len_ratio", "term_acc", "term_hits", "term_total",
-                           "term_forbidden", "signatures"}
+                           "term_forbidden", "signatures", "runon_rate", "trunc_rate"}
     assert result["n"] == 4
+    assert METRIC_DIRECTIONS["trunc_rate"] == METRIC_DIRECTIONS["runon_rate"] == "min"
     assert METRIC_DIRECTIONS["comet"] == METRIC_DIRECTIONS["term_acc"] == "max"
     assert METRIC_DIRECTIONS["latency_ms"] == "min"
     assert "len_ratio" not in METRIC_DIRECTIONS and METRIC_TARGETS["len_ratio"] == 1.0
@@ -102,3 +103,15 @@ def test_length_mismatch_and_empty_raise() -> None:
         score_all(SRCS, HYPS[:2], REFS)
     with pytest.raises(ValueError, match="0 segments"):
         score_all([], [], [])
+
+
+def test_runon_rate_counts_segments_over_their_own_ratio() -> None:
+    from trainable.metrics import runon_rate, score_all
+
+    refs = ["ファイルを保存", "開く", "設定", ""]
+    hyps = ["ファイルを保存します", "開く開く開く開く開く", "設定", "何か"]  # 10/7, 10/2, 2/2, empty ref skipped
+    assert runon_rate(hyps, refs) == pytest.approx(1 / 3)
+    assert runon_rate(hyps, refs, ratio=1.2) == pytest.approx(2 / 3)
+    scores = score_all(["a", "b", "c", "d"], hyps, refs, runon_ratio=1.2)
+    assert scores["runon_rate"] == pytest.approx(2 / 3) and scores["trunc_rate"] is None
+    assert score_all(["a"], ["x"], ["y"], truncated=[True])["trunc_rate"] == 1.0

@@ -35,7 +35,7 @@ def test_same_logits_and_greedy_tokens(nf4_lora_model) -> None:
 
     model = nf4_lora_model
     assert is_4bit_peft(model)
-    merged = dequantized_merged_copy(model)
+    merged = dequantized_merged_copy(model, dtype=torch.bfloat16)
     assert not getattr(merged, "is_loaded_in_4bit", False) and merged.dtype == torch.bfloat16
     assert merged.lm_head.weight.data_ptr() == merged.model.embed_tokens.weight.data_ptr()
     ids = torch.randint(5, 300, (3, 12), generator=torch.Generator().manual_seed(1))
@@ -50,3 +50,14 @@ def test_same_logits_and_greedy_tokens(nf4_lora_model) -> None:
         plain = model(input_ids=ids).logits.float()
         model.base_model.enable_adapter_layers()
     assert (plain - want).abs().max() > 10 * (got - want).abs().max()  # the adapters are really merged in
+
+
+def test_default_copy_is_fp32_and_matches_the_unmerged_fp32_model(nf4_lora_model) -> None:
+    from trainable.nf4_merge import dequantized_merged_copy, merge_error
+
+    assert dequantized_merged_copy(nf4_lora_model).dtype == torch.float32
+    ids = torch.randint(5, 300, (3, 12), generator=torch.Generator().manual_seed(1))
+    exact = merge_error(nf4_lora_model, ids, dtype=torch.float32)
+    rounded = merge_error(nf4_lora_model, ids, dtype=torch.bfloat16)
+    assert exact["adapter_effect"] > 0 and exact["argmax_agree"] == 1.0
+    assert exact["error_share"] < 1e-3 < rounded["error_share"]
