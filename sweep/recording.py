@@ -144,6 +144,7 @@ class RecordingOptunaSearch(OptunaSearch):
             t["constrained"] = {m: result.get(m) for m in active(self._constraints)}  # same report as the values
         elif t["nonfinite_step"] is None and any(is_nonfinite(raw.get(m)) for m in self._metric_list()):
             t["nonfinite_step"] = t["steps"]  # a trainable that reported NaN instead of stopping
+            t["nonfinite_cause"] = nonfinite_cause(raw)
         keep = ("is_final", "diverged", "diverged_step", "stop_cause", "divergence_cause")
         t["last"].update({k: result[k] for k in keep if k in result})
 
@@ -187,6 +188,9 @@ class RecordingOptunaSearch(OptunaSearch):
             attrs["stop_cause"] = "pruned"
             return "PRUNED", None, attrs
         cause = last.get("stop_cause") or "completed"
+        if cause == "completed" and t["nonfinite_step"] is not None:  # raw NaN/inf, no divergence status
+            cause = t.get("nonfinite_cause") or "nonfinite_metric"
+            attrs.setdefault("divergence_cause", cause)
         if values is None:
             attrs["stop_cause"] = cause if cause != "completed" else "no_good_eval"
             attrs["fail_reason"] = "no report with finite values for every objective"
@@ -356,3 +360,10 @@ class ResultsFileCallback(Callback):
         )
 
 
+def nonfinite_cause(raw: dict[str, Any]) -> str:
+    """The divergence cause of a report with raw NaN/inf: the loss, else the gradient norm, else a metric."""
+    if is_nonfinite(raw.get("loss")):
+        return "nonfinite_loss"
+    if is_nonfinite(raw.get("grad_norm")):
+        return "nonfinite_grad"
+    return "nonfinite_metric"

@@ -6,6 +6,10 @@ Trainer's ``EarlyStoppingCallback`` with several metrics. After ``patience`` non
 trial stops. The first eval is always good. An objective whose value is None (e.g. ``term_acc`` with no
 glossary term in the subset) is ignored; an eval where every objective is None is not judged.
 Rule ``none`` never stops.
+
+It also keeps the objective values of every eval (by step), so that a trial that stops early ends on
+:meth:`EarlyStopping.final_step`: the newest eval on the trial's own front (dominated by no other eval),
+not on the eval that failed to improve.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ class EarlyStopping:
         self.rule = rule
         self.best: dict[str, float] = {}
         self.bad_evals = 0
+        self.evals: dict[int, dict[str, float]] = {}
+        """Step -> finite objective values of each eval recorded with a step."""
 
     @classmethod
     def from_config(cls, cfg: Any) -> EarlyStopping:
@@ -60,9 +66,12 @@ class EarlyStopping:
                 out.append(name)
         return out
 
-    def update(self, metrics: dict[str, Any]) -> bool:
-        """Record one eval; True when the trial should stop now."""
+    def update(self, metrics: dict[str, Any], *, step: int | None = None) -> bool:
+        """Record one eval (at ``step``, for :meth:`final_step`); True when the trial should stop now."""
         judged = any(metrics.get(o) is not None for o in self.objectives)
+        if step is not None and judged:
+            self.evals[int(step)] = {o: float(metrics[o]) for o in self.objectives
+                                     if metrics.get(o) is not None and math.isfinite(float(metrics[o]))}
         improved = self.improved(metrics)
         for name in improved:
             self.best[name] = float(metrics[name])
@@ -71,11 +80,30 @@ class EarlyStopping:
         self.bad_evals = 0 if improved else self.bad_evals + 1
         return self.rule != "none" and self.bad_evals >= self.patience
 
+    def front_steps(self) -> list[int]:
+        """Steps of the recorded evals that no other recorded eval dominates (ascending)."""
+        return [s for s, v in sorted(self.evals.items())
+                if not any(self._dominates(w, v) for t, w in self.evals.items() if t != s)]
+
+    def final_step(self) -> int | None:
+        """The newest eval on the trial's own front: the weights an early-stopped trial ends with."""
+        front = self.front_steps()
+        return front[-1] if front else None
+
+    def _dominates(self, a: dict[str, float], b: dict[str, float]) -> bool:
+        """``a`` is at least as good as ``b`` on every objective both have, and better on one."""
+        shared = [o for o in self.objectives if o in a and o in b]
+        sign = {o: 1.0 if self.directions[o] == "max" else -1.0 for o in shared}
+        better = [sign[o] * (a[o] - b[o]) for o in shared]
+        return bool(better) and min(better) >= 0 and max(better) > 0
+
     def state_dict(self) -> dict[str, Any]:
         """Plain-data state for the trainer checkpoint."""
-        return {"best": dict(self.best), "bad_evals": self.bad_evals}
+        return {"best": dict(self.best), "bad_evals": self.bad_evals,
+                "evals": {str(k): dict(v) for k, v in self.evals.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
         self.best = {k: float(v) for k, v in state["best"].items()}
         self.bad_evals = int(state["bad_evals"])
+        self.evals = {int(k): {o: float(x) for o, x in v.items()} for k, v in state.get("evals", {}).items()}

@@ -39,11 +39,13 @@ STOP_CAUSES: tuple[str, ...] = (
     "nonfinite_grad",
     "loss_spike",
     "grad_spike",
+    "nonfinite_metric",  # a (user) trainable reported NaN/inf in an objective, nothing else non-finite
     "no_good_eval",  # diverged before its first eval: no objective values at all
     "pruned",  # stopped by the sweep's scheduler (set by the sweep, not the trainable)
     "error",  # an exception (set by the sweep)
 )
-DIVERGENCE_CAUSES: tuple[str, ...] = ("nonfinite_loss", "nonfinite_grad", "loss_spike", "grad_spike")
+DIVERGENCE_CAUSES: tuple[str, ...] = ("nonfinite_loss", "nonfinite_grad", "loss_spike", "grad_spike",
+                                      "nonfinite_metric")
 
 
 class Reporter(Protocol):

@@ -6,7 +6,10 @@
   exact weighted loss ``sum(w * ce) / sum(w)`` over the whole step, measures the pre-clip gradient norm,
   and asks the :class:`DivergenceGuard` about the raw loss and that norm *before* ``optimizer.step()``:
   ``stop`` ends the trial in that step (no update, no checkpoint), ``skip`` drops the update. Every
-  ``eval_every`` steps: generate on the fixed dev subset, score, report with a checkpoint, early-stop.
+  ``eval_every`` steps: generate on the fixed dev subset, score, report with a checkpoint, early-stop. A
+  trial that stops early ends on the newest eval of its own front (:meth:`EarlyStopping.final_step`):
+  those weights (kept in memory while on the front) get the final full-dev eval and the final
+  checkpoint, and the final report names their step as ``final_from_step``.
 - ``cleanup``: drop model/optimizer and free accelerator memory, however the trial ended.
 
 The final report (``is_final``) follows ``trainable/report.py``: a diverged trial repeats its last good
@@ -69,6 +72,8 @@ class TrialRecipe:
         self._checkpointed_step: int | None = None
         self._setup_s: float | None = None
         self._oom_injected = False
+        self._front_evals: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        """Step -> (LoRA weights on CPU, eval metrics) of the evals on the trial's own front."""
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -166,15 +171,22 @@ class TrialRecipe:
             if last and step % cfg.eval_every and self._needs_full_eval():
                 return self._report(self._evaluate(self.dev_full), final=True, stop_cause="completed")
             metrics = self._evaluate(self.dev_subset)
-            stop = self.early_stopping.update(metrics)
+            stop = self.early_stopping.update(metrics, step=step)
+            self._keep_front_weights(step, metrics)
             if not (stop or last):
                 self._report(metrics)
                 continue
             cause = "completed" if last else "early_stopped"
+            chosen = self.early_stopping.final_step() if cause == "early_stopped" else None
+            if chosen not in self._front_evals or chosen == step:
+                chosen = step
+            if chosen != step or self._needs_full_eval():
+                self._report(metrics)  # this eval's point of the learning curve, then the final weights' eval
+            if chosen != step:
+                metrics = self._restore_front_weights(chosen)
             if self._needs_full_eval():
-                self._report(metrics)  # the subset point of the learning curve, then the full dev set
                 metrics = self._evaluate(self.dev_full)
-            return self._report(metrics, final=True, stop_cause=cause)
+            return self._report(metrics, final=True, stop_cause=cause, final_from_step=chosen)
         # Only reached when the trial resumed from a checkpoint taken at its last step.
         return self._report(self._evaluate(self.dev_full), final=True, stop_cause="completed")
 
@@ -315,9 +327,36 @@ class TrialRecipe:
             "stop_cause": None,
         }
 
-    def _report(self, metrics: dict[str, Any], *, final: bool = False, stop_cause: str | None = None) -> dict[str, Any]:
-        """Send one eval report with a checkpoint of the current (good) weights."""
+    def _keep_front_weights(self, step: int, metrics: dict[str, Any]) -> None:
+        """Keep this eval's LoRA weights (CPU copy) while it is on the trial's own front."""
+        if self.cfg.early_stop_rule == "none":
+            return
+        weights = {n: p.detach().to("cpu", copy=True) for n, p in self.model.named_parameters() if p.requires_grad}
+        self._front_evals[step] = (weights, metrics)
+        front = set(self.early_stopping.front_steps())
+        self._front_evals = {s: kept for s, kept in self._front_evals.items() if s in front}
+
+    def _restore_front_weights(self, step: int) -> dict[str, Any]:
+        """Put the kept weights of the eval at ``step`` back into the model; return that eval's metrics."""
+        import torch
+
+        weights, metrics = self._front_evals[step]
+        with torch.no_grad():
+            for name, param in self.model.named_parameters():
+                if name in weights:
+                    param.copy_(weights[name])
+        self._checkpointed_step = None  # the model now differs from the last checkpoint
+        return metrics
+
+    def _report(
+        self, metrics: dict[str, Any], *, final: bool = False, stop_cause: str | None = None,
+        final_from_step: int | None = None,
+    ) -> dict[str, Any]:
+        """Send one eval report with a checkpoint of the current (good) weights. A final report names the
+        step whose weights it evaluated (``final_from_step``, the current step unless given)."""
         report = {**self._base_report(), **metrics, "is_final": final, "stop_cause": stop_cause}
+        if final:
+            report["final_from_step"] = self.state.step if final_from_step is None else final_from_step
         self._losses_since_report = []
         self.state.last_good_eval = _json_safe(report)
         checkpoint = self._checkpointed_step != self.state.step
@@ -354,6 +393,7 @@ class TrialRecipe:
             report.update(status, stop_cause="no_good_eval")
         else:
             report = {**self.state.last_good_eval, **status, "stop_cause": verdict.cause}
+            report.setdefault("final_from_step", report.get("step"))
         self.reporter.report(report, None)
         return report
 

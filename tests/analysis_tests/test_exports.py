@@ -32,8 +32,9 @@ def test_exports_round_trip_on_a_sweep(tmp_path: Path) -> None:
     assert sorted(p.name for p in paths) == ["pareto.csv", "pareto.json", "pareto.md", "pareto.tex", "trials.csv"]
     rows = front_rows(front)
     assert len(rows) == len(front.front) >= 2
-    assert {"trial_id", "step", "comet", "term_acc", "bleu_char", "chrf_pp", "len_ratio", "diverged",
-            "param.lr", "param.masking", "checkpoint"} <= set(rows[0])
+    assert {"trial_id", "step", "comet", "term_acc", "bleu_char", "chrf_pp", "len_ratio", "trunc_rate",
+            "runon_rate", "diverged", "param.lr", "param.masking", "checkpoint"} <= set(rows[0])
+    assert all(isinstance(r["trunc_rate"], float) and isinstance(r["runon_rate"], float) for r in rows)
     assert read_csv(tmp_path / "out" / "pareto.csv") == rows
     assert read_json(tmp_path / "out" / "pareto.json") == rows
     assert read_markdown(tmp_path / "out" / "pareto.md") == display_rows(rows)

@@ -43,6 +43,6 @@ def test_pareto_command_objectives_and_errors(tmp_path: Path, capsys) -> None:
     assert main(["pareto", str(root), "--objectives", "comet,nope"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "mtsweep pareto: error: --objectives: unknown objective 'nope' " \
-                  "(known: bleu_char, bleu_mecab, chrf_pp, comet, latency_ms, term_acc)"
+                  "(known: bleu_char, bleu_mecab, chrf_pp, comet, latency_ms, runon_rate, term_acc, trunc_rate)"
     assert main(["pareto", str(tmp_path / "missing")]) == 2
     assert capsys.readouterr().err.count("\n") == 1

@@ -40,3 +40,13 @@ def zero_work_trainable(config: dict[str, Any]) -> None:
     from ray import tune
 
     tune.report({"step": 1, "comet": 0.5 + 0.1 * float(config.get("x", 0.0)), "term_acc": 0.5})
+
+
+def raw_nan_trainable(config: dict[str, Any]) -> None:
+    """Two good reports, then raw NaN objectives at step 3 (with a NaN loss when ``nan_in`` is ``loss``),
+    then returns normally: no ``stop_cause``, no ``diverged`` flag, as a user's trainable might."""
+    from ray import tune
+
+    tune.report({"step": 1, "loss": 1.0, "comet": 0.70, "term_acc": 0.20})
+    tune.report({"step": 2, "loss": 0.9, "comet": 0.72, "term_acc": 0.22})
+    tune.report({"step": 3, "loss": NAN if config["nan_in"] == "loss" else 0.8, "comet": NAN, "term_acc": NAN})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from trainable.early_stopping import EarlyStopping
@@ -61,3 +63,24 @@ def test_state_round_trip_and_unknown_objective():
     assert clone.update({"comet": 0.69}) is True
     with pytest.raises(ValueError, match="direction"):
         EarlyStopping(["len_ratio"])
+
+
+def test_final_step_is_the_newest_eval_on_the_trials_own_front():
+    es = EarlyStopping(["comet", "term_acc"], patience=2)
+    evals = [{"comet": 0.70, "term_acc": 0.20}, {"comet": 0.74, "term_acc": 0.25},  # 200 dominates 100
+             {"comet": 0.72, "term_acc": 0.26}, {"comet": 0.71, "term_acc": 0.24},  # 300 on the front; 400 not
+             {"comet": 0.60, "term_acc": 0.10}]
+    stops = [es.update(m, step=100 * (i + 1)) for i, m in enumerate(evals)]
+    assert stops == [False, False, False, False, True]
+    assert es.front_steps() == [200, 300] and es.final_step() == 300
+    clone = EarlyStopping(["comet", "term_acc"], patience=2)
+    clone.load_state_dict(json.loads(json.dumps(es.state_dict())))  # plain data, as in the trainer checkpoint
+    assert clone.final_step() == 300
+
+
+def test_final_step_respects_directions_and_missing_values():
+    es = EarlyStopping(["latency_ms", "term_acc"])
+    es.update({"latency_ms": 10.0, "term_acc": None}, step=1)
+    es.update({"latency_ms": 12.0, "term_acc": None}, step=2)  # slower, nothing else to compare: dominated
+    assert es.final_step() == 1
+    assert EarlyStopping(["comet"]).final_step() is None

@@ -9,37 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainable_tests.trial_helpers import tiny_config
+from tests.trainable_tests.trial_helpers import qwen05b_shaped, tiny_config, train_steps
 from trainable.evaluate import load_split
-
-
-def _qwen05b_shaped(tiny_assets, out: Path) -> Path:
-    """Qwen2.5-0.5B's layer shapes and init (hidden 896, MLP 4864, 14 heads / 2 KV heads, std 0.02), random
-    weights, ONE layer and the toy tokenizer's vocabulary (small enough to train on a CPU)."""
-    import torch
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
-
-    tokenizer = AutoTokenizer.from_pretrained(tiny_assets.model_dir)
-    torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=896, intermediate_size=4864, num_hidden_layers=1,
-                         num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=2048,
-                         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id,
-                         pad_token_id=tokenizer.pad_token_id)
-    Qwen2ForCausalLM(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
-
-
-def _train_100_steps(cfg):
-    """The trial's own training loop (``TrialRecipe``), 100 steps; returns the trained model and tokenizer."""
-    from trainable.reporters import ListReporter
-    from trainable.trial import TrialRecipe
-
-    recipe = TrialRecipe(cfg, ListReporter())
-    recipe.setup()
-    recipe.train()
-    assert recipe.state.step == 100
-    return recipe.model, recipe.tokenizer
 
 
 @pytest.mark.parametrize("shape", ["tiny", "qwen05b_shaped_1_layer"])
@@ -50,10 +21,11 @@ def test_eval_path_equals_the_unmerged_fp32_model(tiny_assets, tmp_path: Path, s
     from trainable.nf4_merge import unmerged_fp32
     from trainable.prompting import build_prompt_ids
 
-    model_dir = tiny_assets.model_dir if shape == "tiny" else _qwen05b_shaped(tiny_assets, tmp_path / "m")
+    model_dir = tiny_assets.model_dir if shape == "tiny" else qwen05b_shaped(tiny_assets.model_dir, tmp_path / "m")
     cfg = tiny_config(tiny_assets, model=str(model_dir), lr=5e-6, max_steps=100, eval_every=100, eval_samples=2,
                       max_new_tokens=2, batch_size=2 if shape == "tiny" else 1, max_seq_len=64)
-    model, tokenizer = _train_100_steps(cfg)
+    model, tokenizer = train_steps(cfg)
+    assert cfg.max_steps == 100
     assert cfg.eval_dtype == "float32"  # the default
     srcs = [p.src for p in load_split(cfg, "dev") + load_split(cfg, "test")]
     assert len(srcs) >= 100
