@@ -26,11 +26,13 @@ prints ONE table:
   micro-batch 8 x accumulation 4, plain AdamW), TrialConfig's defaults and the fast path run side by side,
   then one lever at a time against the row before it;
 - eval rows: greedy generation new-tokens/s (60 new tokens each, no early stop) and the projected
-  seconds of a full dev eval (2,668 pairs) for unmerged vs merged LoRA at batch 256 / 1024 (NF4 merged =
-  ``trainable.nf4_merge.dequantized_merged_copy``: dequantized base + LoRA in one bf16 model);
+  seconds of a full dev eval (2,668 pairs) for unmerged LoRA vs the merged copy the trial's eval uses
+  (``trainable.nf4_merge.dequantized_merged_copy``: dequantized base + LoRA in one model) in fp32 (exact,
+  the default ``eval_dtype``) and bf16 (faster, rounds small LoRA updates away), at batch 256 / 1024;
 - scoring rows: a COMET-sized encoder (XLM-R large, random weights) over src + mt + ref of a full dev
   set (fp32 as the trial runs it, and bf16), and the trial's BLEU(char) / chrF++ / term acc on 2,668 pairs;
-- check rows: the fast path's step code vs the plain path (same 5 steps), merged vs unmerged logits;
+- check rows: the fast path's step code vs the plain path (same 5 steps); the merged eval copy (fp32 and
+  bf16) vs the unmerged fp32 model's logits, as a share of the adapter's own effect;
 - sharing rows: aggregate training tokens/s of 1, 2, 4, 8 trial processes (fast path) on one GPU;
 - then a projected seed-equivalent trial (600 steps, 6 full dev evals) per path.
 

@@ -104,7 +104,7 @@ SCORE_SPECS = (  # (name, dtype, batch): COMET runs fp32 (Lightning's default pr
 METRICS_ROW = "score: BLEU(char) + chrF++ + term acc"
 STATIC_ROW = "eval: bf16 merged bf16 b1024 static KV cache"
 CHECK_TRAIN_ROW = "check: fast path vs plain bf16 (same 5 steps)"
-CHECK_EVAL_ROW = "check: merged vs unmerged LoRA logits"
+CHECK_EVAL_ROW = "check: merged eval copy vs unmerged fp32 logits"
 PROFILE_ROW = "profile: fast path step"
 SHARE_COUNTS = (1, 2, 4, 8)
 
