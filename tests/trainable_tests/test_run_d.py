@@ -1,15 +1,18 @@
 """The reference's Run D reproduced: a model that never ends its turn (here: a copy of the toy model whose
 end-of-turn / eos logits are suppressed) is trained with the real trial code; its evals show the run-on
-output (``trunc_rate``, ``runon_rate``, ``len_ratio``) and the default feasibility constraint rejects it."""
+output (``trunc_rate``, ``runon_rate``, ``len_ratio``) and the default feasibility constraint keeps it off the front."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from analysis.front import Point, pareto_front
 from tests.trainable_tests.trial_helpers import tiny_config
 from trainable.constraints import failed, parse_constraints
 from trainable.reporters import ListReporter
 from trainable.trial import run_trial
+
+OBJECTIVES = ("bleu_char", "term_acc")
 
 
 def _end_of_turn_suppressed(model_dir: Path, out: Path) -> Path:
@@ -36,7 +39,7 @@ def test_run_d_run_on_output_is_measured_and_infeasible(tiny_assets, tmp_path: P
     for name, folder in (("normal", tiny_assets.model_dir),
                          ("run_d", _end_of_turn_suppressed(tiny_assets.model_dir, tmp_path / "run_d"))):
         cfg = tiny_config(tiny_assets, model=str(folder), max_new_tokens="auto", comet_model="none",
-                          objectives=["bleu_char", "term_acc"])
+                          objectives=list(OBJECTIVES))
         finals[name] = run_trial(cfg, ListReporter())
     normal, run_d = finals["normal"], finals["run_d"]
     assert normal["max_new_tokens"] == run_d["max_new_tokens"] > 16  # auto: from the dev references
@@ -46,3 +49,7 @@ def test_run_d_run_on_output_is_measured_and_infeasible(tiny_assets, tmp_path: P
     default = parse_constraints(None)  # what a sweep applies unless its config says otherwise
     assert failed(default, run_d) == [f"len_ratio {run_d['len_ratio']:.4g} > 1.5"]
     assert failed(default, normal) == []
+    points = [Point(name, final["step"], {o: final[o] for o in OBJECTIVES}, final, {}, None, state="COMPLETE",
+                    failed_constraints=tuple(failed(default, final))) for name, final in finals.items()]
+    front = pareto_front(points, OBJECTIVES, ("max", "max"))
+    assert [p.trial_id for p in front.front] == ["normal"] and [p.trial_id for p in front.infeasible] == ["run_d"]
