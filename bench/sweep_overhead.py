@@ -57,7 +57,8 @@ def main() -> None:
     import os
 
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "auto")  # as sweep.driver.ray_session
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     import ray
     import torch  # noqa: F401  (before ray.init: DESIGN.md)
 

@@ -42,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     except _user_errors() as err:
         print(f"mtsweep {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         print(f"mtsweep {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return 128 + int(getattr(err, "signum", 2))  # 130 after SIGINT, 143 after SIGTERM
 
 
 if __name__ == "__main__":

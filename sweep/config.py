@@ -119,8 +119,9 @@ class SweepConfig:
     stay in the study but never sit on the front (trainable/constraints.py)."""
     trainable: str = DEFAULT_TRAINABLE
     """Ray Tune function trainable as ``module:function`` (any function following the report contract)."""
-    max_failures: int = 0
-    """Ray retries of a trial whose worker crashed (0 = record it as FAIL at once)."""
+    max_failures: int = 1
+    """Ray retries of a trial whose worker process died or raised (it restarts from its last checkpoint;
+    0 = record it as FAIL at once)."""
     reuse_actors: bool = False
     """Run the next trial in the finished trial's worker process (faster start, see
     bench/sweep_overhead.py). Off by default: a trial that ends in its own process hands back all of its

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sweep.config import SweepConfig
+from sweep.interrupt import StopRequest
 
 TERMINAL_RAY_STATES = ("TERMINATED", "ERROR")
 
@@ -23,8 +24,11 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None, num_
     # A trial whose report has no objective (diverged before its first eval) is legal here: Ray's
     # strict check would abort the whole sweep; the recorder fails that trial instead.
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
-    # Snapshot the experiment (and searcher) state often, so a killed driver loses little.
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    # Experiment snapshots (every trial's state and the searcher, O(trials) each): Ray's adaptive period,
+    # >= 10 s and ~5% of the driver's time. A killed driver loses at most that much bookkeeping: trials
+    # asked since are adopted on resume and the results files are written once (sweep/recording.py).
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "auto")
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # sweep/ray_loggers.py instead
     import ray
 
     started = False
@@ -51,31 +55,54 @@ def ray_trials(result_grid: Any) -> list[Any]:
     return list(getattr(analysis, "trials", None) or [])
 
 
-def finish_sweep(cfg: SweepConfig, results_dir: Path, result_grid: Any, storage: Any) -> int:
-    """Reconcile the study when the experiment is over, print the summary; exit code (0; 1 when every
-    trial failed, with the causes counted; 130 when the experiment stopped early and can be resumed)."""
+def finish_sweep(cfg: SweepConfig, results_dir: Path, result_grid: Any, storage: Any,
+                 stop: StopRequest | None = None) -> int:
+    """Reconcile the study when the experiment is over, print the summary; exit code: 0; 1 when every
+    trial failed, with the causes counted; when the sweep stopped before its last trial (a stop signal,
+    or Ray left trials unfinished), 128 + the signal (130 without one) after one line saying how to
+    resume."""
     import optuna
 
-    from sweep.records import append_trial_records, reconcile_study
+    from sweep.recording import retell_untold
+    from sweep.records import append_missing_trial_records, mark_interrupted, reconcile_study
+    from sweep.results_dir import UNTOLD_JSONL
 
     trials = ray_trials(result_grid)
     unfinished = [t for t in trials if t.status not in TERMINAL_RAY_STATES]
     study_name = cfg.resolved_study_name
-    if unfinished:
-        print(
-            f"mtsweep: the sweep stopped with {len(unfinished)} unfinished trials; "
-            f"continue it with: mtsweep resume {results_dir}"
-        )
-        return 130
-    fixed = reconcile_study(storage, study_name, reason="left RUNNING when the sweep ended")
-    if fixed:
-        append_trial_records(results_dir, storage, study_name, list(cfg.objectives), fixed)
-        print(f"mtsweep: marked {len(fixed)} trial(s) left RUNNING as FAIL: {fixed}")
+    if unfinished or (stop is not None and stop.requested):
+        why = stop.name if stop is not None and stop.requested else "Ray"
+        interrupted = mark_interrupted(storage, study_name, why)
+        finished = study_finished_count(storage, study_name)
+        if unfinished or interrupted or finished < cfg.num_trials:
+            print(f"mtsweep: sweep stopped by {why}: {finished}/{cfg.num_trials} trials finished, "
+                  f"{len(interrupted)} interrupted (resumable from their last checkpoint); "
+                  f"continue with: mtsweep resume {results_dir}", flush=True)
+            return stop.exit_code if stop is not None and stop.requested else 130
     study = optuna.load_study(study_name=study_name, storage=storage)
+    told, untold = retell_untold(study, results_dir / UNTOLD_JSONL)
+    if told:
+        print(f"mtsweep: wrote {len(told)} verdict(s) the Optuna storage had refused during the sweep: {told}")
+    if not untold:
+        fixed = reconcile_study(storage, study_name, reason="left RUNNING when the sweep ended")
+        if fixed:
+            print(f"mtsweep: marked {len(fixed)} trial(s) left RUNNING as FAIL: {fixed}")
+    append_missing_trial_records(results_dir, storage, study_name, list(cfg.objectives))
     print_summary(cfg, results_dir, study, trials)
+    for line in untold:
+        print(f"mtsweep: warning: verdict not written to the Optuna storage: {line} "
+              f"(kept in {results_dir / UNTOLD_JSONL}; `mtsweep resume {results_dir}` tries again)")
     from sweep.failures import report_all_failed
 
     return report_all_failed(study, trials)
+
+
+def study_finished_count(storage: Any, study_name: str) -> int:
+    """Trials of the study in a final state (COMPLETE, PRUNED, FAIL)."""
+    import optuna
+
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    return sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
 
 
 def agreement(study: Any, trials: list[Any]) -> list[str]:

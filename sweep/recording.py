@@ -59,13 +59,20 @@ class RecordingOptunaSearch(OptunaSearch):
     ``scheduler``: the sweep's trial scheduler, asked (``stopped_trials``) whether it stopped a trial,
     which then ends PRUNED. It is not part of the saved searcher state (Ray restores it separately).
     ``constraints``: feasibility bands (trainable/constraints.py) recorded on every COMPLETE/PRUNED trial.
+    ``untold_path``: JSONL file for verdicts the storage refused (an Optuna write that still failed after
+    :attr:`TELL_RETRY_DELAYS_S`): the sweep goes on, and :func:`retell_untold` writes them at the end.
     """
 
+    TELL_RETRY_DELAYS_S: tuple[float, ...] = (1.0, 4.0, 15.0)
+    """Waits between attempts to write a verdict (SQLite locked, database briefly unreachable)."""
+
     def __init__(self, *args: Any, scheduler: Any = None, constraints: dict[str, Any] | None = None,
-                 **kwargs: Any) -> None:
+                 untold_path: str | Path | None = None, **kwargs: Any) -> None:
         self._scheduler = scheduler
         self._constraints = dict(constraints or {})
+        self._untold_path = Path(untold_path) if untold_path is not None else None
         self._tracks: dict[str, dict[str, Any]] = {}
+        self._finished_numbers: set[int] = set()  # Optuna numbers of trials done here (their Trial objects dropped)
         self._adopt_orphans = False
         super().__init__(*args, **kwargs)
 
@@ -109,8 +116,12 @@ class RecordingOptunaSearch(OptunaSearch):
             metrics = self._tracks.get(trial_id, {}).get("constrained") or {}
             attrs["failed_constraints"] = failed(self._constraints, metrics)
             attrs["feasible"] = not attrs["failed_constraints"]
-        self._tell(ot_trial, state, values, attrs, constraints)
+        self._tell_with_retries(ot_trial, state, values, attrs, constraints)
         self._completed_trials.add(trial_id)
+        # Nothing per finished trial is kept but its id and number (a long sweep's driver stays small).
+        self._finished_numbers.add(ot_trial.number)
+        del self._ot_trials[trial_id]
+        self._tracks.pop(trial_id, None)
 
     # --- state kept across driver restarts -------------------------------------------------
     def save(self, checkpoint_path: str) -> None:
@@ -124,6 +135,8 @@ class RecordingOptunaSearch(OptunaSearch):
         scheduler = self._scheduler
         super().restore(checkpoint_path)
         self._scheduler = scheduler
+        for name, default in (("_finished_numbers", set()), ("_untold_path", None)):  # older snapshots
+            self.__dict__.setdefault(name, default)
         self._adopt_orphans = True  # the dead driver may have asked for trials Ray never recorded
 
     # --- decisions -------------------------------------------------------------------------
@@ -216,25 +229,32 @@ class RecordingOptunaSearch(OptunaSearch):
         except Exception as err:  # never let bookkeeping kill the sweep
             logger.warning("could not set user attr %s on Optuna trial %s: %s", key, ot_trial.number, err)
 
-    def _tell(self, ot_trial: Any, state: str, values: list[float] | None, attrs: dict[str, Any],
-              constraints: dict[str, float] | None = None) -> None:
-        from optuna.trial import TrialState
-
-        storage = self._ot_study._storage
-        if storage.get_trial(ot_trial._trial_id).state.is_finished():
-            # Told by a driver that died before its checkpoint: keep the first verdict.
-            return
-        for key, value in attrs.items():
-            storage.set_trial_user_attr(ot_trial._trial_id, key, json_safe(value))
-        for key, value in (constraints or {}).items():  # what Trial.set_constraint writes
-            storage.set_trial_system_attr(ot_trial._trial_id, f"{CONSTRAINTS_ATTR_PREFIX}{key}", float(value))
-        self._ot_study.tell(ot_trial, values if state == "COMPLETE" else None, state=TrialState[state])
+    def _tell_with_retries(self, ot_trial: Any, state: str, values: list[float] | None,
+                           attrs: dict[str, Any], constraints: dict[str, float] | None = None) -> None:
+        """:func:`tell_verdict`, retried; a verdict the storage still refuses is kept in the untold file
+        (or, without one, logged) instead of ending the sweep."""
+        for wait in (*self.TELL_RETRY_DELAYS_S, None):
+            try:
+                tell_verdict(self._ot_study, ot_trial.number, state, values, attrs, constraints)
+                return
+            except Exception as err:
+                why = describe_error(err)
+                if wait is None:
+                    logger.error("Optuna trial %d: verdict %s not written (%s); kept for the end of the sweep",
+                                 ot_trial.number, state, why)
+                    if self._untold_path is not None:
+                        append_jsonl(self._untold_path, {"number": ot_trial.number, "state": state, "values": values,
+                                                         "attrs": attrs, "constraints": constraints, "error": why})
+                    return
+                logger.warning("Optuna trial %d: writing verdict failed (%s); retrying in %.1f s",
+                               ot_trial.number, why, wait)
+                time.sleep(wait)
 
     def _adopt_orphan(self, trial_id: str) -> int | None:
         """Give ``trial_id`` the oldest study trial no Ray trial owns (asked after the last checkpoint)."""
         import optuna
 
-        owned = {t.number for t in self._ot_trials.values()}
+        owned = {t.number for t in self._ot_trials.values()} | self._finished_numbers
         orphans = [t for t in self._ot_study.get_trials(deepcopy=False) if t.number not in owned]
         orphans = [t for t in orphans if t.state != optuna.trial.TrialState.WAITING]
         if not orphans:
@@ -246,6 +266,45 @@ class RecordingOptunaSearch(OptunaSearch):
         return orphan.number
 
 
+def describe_error(err: BaseException) -> str:
+    """``Type: message``, with the underlying cause (Optuna wraps SQLAlchemy's errors)."""
+    text = f"{type(err).__name__}: {err}".strip()
+    cause = err.__cause__ or err.__context__
+    return f"{text} (caused by {type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''})" if cause else text
+
+
+def tell_verdict(study: Any, number: int, state: str, values: list[float] | None, attrs: dict[str, Any],
+                 constraints: dict[str, float] | None = None) -> bool:
+    """Write a trial's user attrs (and constraint values) and tell its state; False (nothing written) when
+    it is finished already (told by a driver that died before its checkpoint: the first verdict is kept)."""
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    if storage.get_trial(trial_id).state.is_finished():
+        return False
+    for key, value in attrs.items():
+        storage.set_trial_user_attr(trial_id, key, json_safe(value))
+    for key, value in (constraints or {}).items():  # what Trial.set_constraint writes
+        storage.set_trial_system_attr(trial_id, f"{CONSTRAINTS_ATTR_PREFIX}{key}", float(value))
+    study.tell(number, values if state == "COMPLETE" else None, state=TrialState[state])
+    return True
+
+
+def retell_untold(study: Any, untold_path: Path) -> tuple[list[int], list[str]]:
+    """Write the verdicts the storage refused during the sweep (:class:`RecordingOptunaSearch`); returns
+    (numbers told now, one line per verdict still not written)."""
+    told, failed = [], []
+    for entry in read_jsonl(untold_path):
+        try:
+            if tell_verdict(study, entry["number"], entry["state"], entry["values"], entry["attrs"],
+                            entry.get("constraints")):
+                told.append(entry["number"])
+        except Exception as err:
+            failed.append(f"trial {entry['number']} ({entry['state']}): {describe_error(err)}")
+    return told, failed
+
+
 # --- results files --------------------------------------------------------------------------
 def _report_key(metrics: dict[str, Any]) -> Any:
     """What identifies a report within its trial: its ``step`` (else Ray's iteration counter) and whether
@@ -255,13 +314,21 @@ def _report_key(metrics: dict[str, Any]) -> Any:
     return ("step", step, final) if step is not None else ("iter", metrics.get("training_iteration"), final)
 
 
+def _trial_key(record: dict[str, Any]) -> Any:
+    """What identifies a trial in the results files: its Optuna number (Ray ids change when a trial
+    asked by a killed driver is re-run after resume)."""
+    number = record.get("optuna_number")
+    return ("optuna", number) if number is not None else ("ray", record.get("trial_id"))
+
+
 class ResultsFileCallback(Callback):
     """Appends ``reports.jsonl`` (each report, with its checkpoint path) and ``trials.jsonl``.
 
     A report that asks for a checkpoint is held until Ray hands over the checkpoint (``on_checkpoint``)
-    so its line carries the path. A report whose ``step`` is already on file for its trial (a resumed
-    trial repeating itself, or a trainable returning its final report) is not written again; nor is a
-    trial already in ``trials.jsonl``.
+    so its line carries the path. A report whose ``step`` is already on file for its Optuna trial (a
+    resumed trial repeating itself, a trial re-run under a new Ray id after the driver died, or a
+    trainable returning its final report) is not written again; nor is an Optuna trial already in
+    ``trials.jsonl``: each is recorded once, whatever the Ray trial id.
     """
 
     def __init__(
@@ -275,8 +342,8 @@ class ResultsFileCallback(Callback):
         self.param_keys = list(param_keys)
         self._storage: Any = None
         self._pending: dict[str, dict[str, Any]] = {}
-        self._seen_reports: set[tuple[str, Any]] | None = None
-        self._seen_trials: set[str] | None = None
+        self._seen_reports: set[tuple[Any, Any]] | None = None
+        self._seen_trials: set[Any] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -295,8 +362,8 @@ class ResultsFileCallback(Callback):
     def _load_seen(self) -> None:
         if self._seen_reports is None:
             reports = read_jsonl(self.results_dir / REPORTS_JSONL)
-            self._seen_reports = {(r.get("trial_id"), _report_key(r.get("metrics", {}))) for r in reports}
-            self._seen_trials = {r.get("trial_id") for r in read_jsonl(self.results_dir / TRIALS_JSONL)}
+            self._seen_reports = {(_trial_key(r), _report_key(r.get("metrics", {}))) for r in reports}
+            self._seen_trials = {_trial_key(r) for r in read_jsonl(self.results_dir / TRIALS_JSONL)}
 
     def _flush(self, trial_id: str, checkpoint: str | None = None) -> None:
         record = self._pending.pop(trial_id, None)
@@ -304,9 +371,9 @@ class ResultsFileCallback(Callback):
             return
         record["checkpoint"] = checkpoint
         self._load_seen()
-        key = (trial_id, _report_key(record["metrics"]))
+        key = (_trial_key(record), _report_key(record["metrics"]))
         if key in self._seen_reports:
-            return  # a resumed trial repeating a report already on file
+            return  # a resumed or re-run trial repeating a report already on file
         self._seen_reports.add(key)
         append_jsonl(self.results_dir / REPORTS_JSONL, record)
 
@@ -344,7 +411,7 @@ class ResultsFileCallback(Callback):
         self._flush(trial.trial_id)
         number = trial.config.get(OPTUNA_NUMBER_KEY)
         self._load_seen()
-        if number is None or trial.trial_id in self._seen_trials:
+        if number is None or ("optuna", number) in self._seen_trials:
             return
         try:
             frozen = frozen_trial(self.storage(), self.study_name, number)
@@ -353,7 +420,7 @@ class ResultsFileCallback(Callback):
             return
         if not frozen.state.is_finished():
             return  # the reconciliation pass writes it
-        self._seen_trials.add(trial.trial_id)
+        self._seen_trials.add(("optuna", number))
         append_jsonl(
             self.results_dir / TRIALS_JSONL,
             trial_record(frozen, self.objectives, trial.trial_id, self.params_of(trial.config)),

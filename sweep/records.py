@@ -169,13 +169,35 @@ def trial_record(frozen: Any, objectives: list[str], trial_id: str, params: dict
     }
 
 
-def append_trial_records(results_dir: Path, storage: Any, study_name: str, objectives: list[str],
-                         numbers: list[int]) -> None:
-    """``trials.jsonl`` lines for trials fixed by :func:`reconcile_study`."""
-    for number in numbers:
-        frozen = frozen_trial(storage, study_name, number)
-        params = dict(frozen.params)
+def recorded_numbers(results_dir: Path) -> set[int]:
+    """Optuna numbers of the trials already in ``trials.jsonl``."""
+    return {r["optuna_number"] for r in read_jsonl(Path(results_dir) / TRIALS_JSONL) if r.get("optuna_number") is not None}
+
+
+def append_missing_trial_records(results_dir: Path, storage: Any, study_name: str, objectives: list[str]) -> list[int]:
+    """``trials.jsonl`` lines for finished study trials that have none (a driver killed between Optuna's
+    ``tell`` and the results file, or trials failed by :func:`reconcile_study`); returns their numbers."""
+    import optuna
+
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    on_file = recorded_numbers(results_dir)
+    missing = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished() and t.number not in on_file]
+    for frozen in missing:
         append_jsonl(
             Path(results_dir) / TRIALS_JSONL,
-            trial_record(frozen, objectives, str(frozen.user_attrs.get("ray_trial_id")), params),
+            trial_record(frozen, objectives, str(frozen.user_attrs.get("ray_trial_id")), dict(frozen.params)),
         )
+    return [t.number for t in missing]
+
+
+def mark_interrupted(storage: Any, study_name: str, why: str) -> list[int]:
+    """Mark every RUNNING study trial ``interrupted`` (by signal ``why``), leaving it RUNNING so that
+    ``mtsweep resume`` continues it from its last checkpoint; returns their numbers."""
+    import optuna
+    from optuna.trial import TrialState
+
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for t in running:
+        storage.set_trial_user_attr(t._trial_id, "interrupted", why)
+    return [t.number for t in running]

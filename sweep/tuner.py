@@ -1,13 +1,11 @@
 """Build the Ray Tune ``Tuner`` of a sweep: OptunaSearch (multi-objective, NaN-safe), concurrency limit,
-the multi-objective early-stopping scheduler, per-trial resources, results files and a live table.
+the multi-objective early-stopping scheduler, per-trial resources, results files and a live view.
 
 Imports Ray and Optuna at module level: import this module only inside a command's ``run``.
 """
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +16,12 @@ from ray.tune.callback import Callback
 from ray.tune.search import ConcurrencyLimiter
 
 from sweep.config import SweepConfig, base_trial_config, scheduler_steps
+from sweep.live_view import LiveView
 from sweep.preflight import import_trainable
+from sweep.ray_loggers import result_file_loggers
 from sweep.recording import RecordingOptunaSearch, ResultsFileCallback
-from sweep.records import OPTUNA_NUMBER_KEY, make_sampler, make_storage
-from sweep.results_dir import RAY_DIR, RUNGS_JSONL
-from sweep.trial_table import format_table, short_params
+from sweep.records import make_sampler, make_storage
+from sweep.results_dir import RAY_DIR, RUNGS_JSONL, UNTOLD_JSONL
 from trainable.errors import InputError
 
 
@@ -103,13 +102,15 @@ def build_tuner(cfg: SweepConfig, results_dir: Path, *, live_every_s: float = 10
         storage=storage,
         scheduler=scheduler,
         constraints=cfg.constraints,
+        untold_path=results_dir / UNTOLD_JSONL,
     )
     callbacks: list[Callback] = [
         ResultsFileCallback(
             results_dir, storage_url=storage_url, study_name=study_name, objectives=list(cfg.objectives),
             param_keys=param_keys(space),
         ),
-        LiveTable(list(cfg.objectives), every_s=live_every_s, scheduler=scheduler),
+        LiveView(list(cfg.objectives), every_s=live_every_s, total=cfg.num_trials, scheduler=scheduler),
+        *result_file_loggers(),
     ]
     if cfg.wandb.mode != "off":  # W&B dashboards (issue "Cluster and tracking")
         from sweep.wandb_logging import WandbTrialLogger
@@ -134,70 +135,5 @@ def build_tuner(cfg: SweepConfig, results_dir: Path, *, live_every_s: float = 10
     return SweepParts(tuner=tuner, searcher=searcher, storage=storage, scheduler=scheduler)
 
 
-class LiveTable(Callback):
-    """Prints a compact trial table (status, step, objectives, params) every ``every_s`` seconds
-    when something changed, and once more at the end."""
-
-    def __init__(self, objectives: list[str], *, every_s: float = 10.0, stream: Any = None, scheduler: Any = None) -> None:
-        self.objectives = list(objectives)
-        self.scheduler = scheduler  # MO-ASHA: tells which trials it stopped ("pruned")
-        self.every_s = every_s
-        self.stream = stream
-        self._last_print = 0.0
-        self._dirty = False
-        self._started = time.monotonic()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["stream"] = None
-        return state
-
-    def _out(self) -> Any:
-        return self.stream or sys.stdout
-
-    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        self._dirty = True
-
-    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._dirty = True
-
-    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        self._dirty = True
-
-    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
-        now = time.monotonic()
-        if self._dirty and now - self._last_print >= self.every_s:
-            self.print_table(trials)
-
-    def on_experiment_end(self, trials: list, **info: Any) -> None:
-        self.print_table(trials)
-
-    def print_table(self, trials: list) -> None:
-        self._last_print = time.monotonic()
-        self._dirty = False
-        counts: dict[str, int] = {}
-        rows = []
-        for t in trials:
-            counts[t.status] = counts.get(t.status, 0) + 1
-            last = t.last_result or {}
-            rows.append(
-                [t.trial_id, t.config.get(OPTUNA_NUMBER_KEY), t.status, last.get("step"),
-                 *[last.get(o) for o in self.objectives], self._stop_cause(t, last),
-                 short_params({k: v for k, v in t.config.items() if k in _searched(t)})]
-            )
-        elapsed = time.monotonic() - self._started
-        summary = ", ".join(f"{n} {s.lower()}" for s, n in sorted(counts.items()))
-        headers = ["trial", "#", "status", "step", *self.objectives, "stop", "params"]
-        print(f"\n[{elapsed:7.1f}s] trials: {summary}", file=self._out())
-        print(format_table(headers, rows), file=self._out(), flush=True)
-
-
-    def _stop_cause(self, trial: Any, last: dict) -> str | None:
-        info = getattr(self.scheduler, "stop_info", lambda _: None)(trial.trial_id)
-        return last.get("stop_cause") or (info or {}).get("stop_cause")
-
-
-def _searched(trial: Any) -> set[str]:
-    """Keys of a trial's config that the search set (Ray records them as the evaluated params)."""
-    evaluated = getattr(trial, "evaluated_params", None) or {}
-    return {k for k in evaluated if not str(k).startswith("_")}
+LiveTable = LiveView
+"""Old name: the ``tuner.pkl`` of a sweep started before the rename refers to it (``mtsweep resume``)."""

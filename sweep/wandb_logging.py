@@ -23,6 +23,8 @@ import logging
 import math
 import netrc
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -60,6 +62,13 @@ _RAY_RESULT_KEYS: frozenset[str] = frozenset(
     }
 )
 """Bookkeeping keys Ray adds to every result: not history."""
+INIT_BACKOFF_S: tuple[float, float] = (10.0, 600.0)
+"""After a failed ``wandb.init`` no run is started for this long (doubling per failure in a row, up to the
+cap): an unreachable W&B blocks the driver for its whole timeout on every try."""
+
+
+class WandbBackoff(RuntimeError):
+    """No W&B run is started now: a recent ``wandb.init`` failed (the trial's reports go unlogged)."""
 
 
 # --- mode and credentials ------------------------------------------------------------------
@@ -130,6 +139,7 @@ class WandbTrialLogger(Callback):
         mode: str = "auto",
         objectives: list[str] | None = None,
         entity: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.results_dir = Path(results_dir)
         self.sweep_name = sweep_name
@@ -140,6 +150,9 @@ class WandbTrialLogger(Callback):
         self._runs: dict[str, Any] = {}
         self._last: dict[str, dict[str, Any]] = {}
         self._config: dict[str, dict[str, Any]] = {}
+        self._clock = clock
+        self._init_failures = 0
+        self._init_retry_at = float("-inf")
 
     @property
     def wandb_dir(self) -> Path:
@@ -177,13 +190,31 @@ class WandbTrialLogger(Callback):
         if tid not in self._runs:
             cfg = trial_config(dict(trial.config))
             self._config[tid] = cfg
-            self._runs[tid] = self._init_run(
+            self._runs[tid] = self._init_with_backoff(
                 name=f"{self.sweep_name}-{tid}",
                 run_id=f"{self.sweep_name}-{tid}",
                 job_type="trial",
                 config=cfg,
             )
         return self._runs[tid]
+
+    def _init_with_backoff(self, **kwargs: Any) -> Any:
+        """``_init_run``, not tried again for :data:`INIT_BACKOFF_S` after a failure."""
+        now = self._clock()
+        if now < self._init_retry_at:
+            raise WandbBackoff(f"W&B init failed recently; next try in {self._init_retry_at - now:.0f} s")
+        try:
+            run = self._init_run(**kwargs)
+        except Exception as err:
+            self._init_failures += 1
+            first, cap = INIT_BACKOFF_S
+            wait = min(cap, first * 2 ** (self._init_failures - 1))
+            self._init_retry_at = now + wait
+            logger.warning("wandb: init failed (%d in a row: %s: %s); no W&B run starts for %.0f s",
+                           self._init_failures, type(err).__name__, err, wait)
+            raise
+        self._init_failures = 0
+        return run
 
     # Ray Tune callback hooks: a W&B failure (network, quota) is logged, never fails the sweep ----
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -206,6 +237,8 @@ class WandbTrialLogger(Callback):
     def _safely(self, what: str, trial: Any, fn: Any, *args: Any, **kwargs: Any) -> None:
         try:
             fn(*args, **kwargs)
+        except WandbBackoff:
+            return  # said once, when the init failed
         except Exception as err:
             tid = getattr(trial, "trial_id", "-")
             logger.warning("wandb: %s of trial %s not logged (%s: %s)", what, tid, type(err).__name__, err)
@@ -247,7 +280,7 @@ class WandbTrialLogger(Callback):
             return
         columns = list(dict.fromkeys(k for row in rows for k in row))
         table = wandb.Table(columns=columns, data=[[_cell(row.get(c)) for c in columns] for row in rows])
-        run = self._init_run(
+        run = self._init_with_backoff(
             name=f"{self.sweep_name}-pareto",
             run_id=f"{self.sweep_name}-pareto",
             job_type="pareto",

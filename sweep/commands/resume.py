@@ -5,6 +5,8 @@ same one. Trials Ray had finished stay finished; unfinished ones continue from t
 errored ones stay errored (they are already FAIL in the study, and Optuna cannot reopen a finished
 trial). Study trials the dead driver asked for after Ray's last snapshot are adopted by the new Ray
 trials, so the sweep ends with exactly ``num_trials`` trials, Ray and Optuna agreeing one to one.
+Trials a stop signal interrupted are RUNNING in both and continue from their last checkpoint. A sweep
+whose study is already complete is left as it is (Ray is not started).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sweep.driver import finish_sweep, ray_session
+    from sweep.interrupt import stop_on_signals
     from sweep.preflight import check_ray_flags
     from sweep.results_dir import RAY_DIR, read_sweep_yaml
     from trainable.errors import InputError
@@ -32,8 +35,10 @@ def run(args: argparse.Namespace) -> int:
     check_ray_flags(args)
     results_dir = Path(args.results_dir).resolve()
     cfg = read_sweep_yaml(results_dir)
+    if finished_already(cfg, results_dir):
+        return 0
     experiment = results_dir / RAY_DIR
-    with ray_session(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus):
+    with stop_on_signals() as stop, ray_session(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus):
         from ray import tune
 
         from sweep.records import make_storage
@@ -46,5 +51,31 @@ def run(args: argparse.Namespace) -> int:
             str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=False
         )
         print(f"mtsweep resume: continuing {results_dir}", flush=True)
-        result_grid = tuner.fit()
-        return finish_sweep(cfg, results_dir, result_grid, make_storage(cfg.storage_url(results_dir)))
+        result_grid = stop.fit(tuner.fit)
+        return finish_sweep(cfg, results_dir, result_grid, make_storage(cfg.storage_url(results_dir)), stop)
+
+
+def finished_already(cfg, results_dir) -> bool:  # noqa: ANN001 (lazy types)
+    """True (after saying so) when the study already holds ``num_trials`` finished trials and none
+    running: nothing to resume. Only ``trials.jsonl`` lines a killed driver never wrote are added."""
+    import optuna
+
+    from sweep.records import append_missing_trial_records, make_storage
+    from sweep.results_dir import STUDY_DB
+
+    url = cfg.storage_url(results_dir)
+    if url.startswith("sqlite") and not (results_dir / STUDY_DB).is_file():
+        return False
+    storage = make_storage(url)
+    try:
+        study = optuna.load_study(study_name=cfg.resolved_study_name, storage=storage)
+    except KeyError:  # the driver died before it created the study
+        return False
+    trials = [t for t in study.get_trials(deepcopy=False) if t.state.name != "WAITING"]
+    if len(trials) < cfg.num_trials or not all(t.state.is_finished() for t in trials):
+        return False
+    added = append_missing_trial_records(results_dir, storage, cfg.resolved_study_name, list(cfg.objectives))
+    note = f"; added {len(added)} missing trials.jsonl line(s): {added}" if added else ""
+    print(f"mtsweep resume: the sweep in {results_dir} is already finished ({len(trials)} trials); "
+          f"nothing to resume{note}")
+    return True

@@ -26,8 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wandb", choices=WANDB_MODES,
                         help="W&B logging, one run per trial (overrides wandb.mode; 'auto' = online when an "
                         "API key is configured, else offline; files in <results>/wandb)")
-    parser.add_argument("--live-every", type=float, default=10.0, metavar="S",
-                        help="seconds between live trial tables (default 10)")
+    parser.add_argument("--live-every", type=float, default=2.0, metavar="S",
+                        help="seconds between redraws of the live view on a terminal (default 2; when the "
+                        "output is not a terminal, one line per trial event instead)")
     parser.add_argument("--allow-download", action="store_true",
                         help="accept hub model ids that are not in the local Hugging Face cache (each trial "
                         "downloads them); default: refuse them before starting")
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     from sweep.config import load_sweep_config
     from sweep.driver import finish_sweep, ray_session
+    from sweep.interrupt import stop_on_signals
     from sweep.preflight import check_run_flags, preflight
     from sweep.results_dir import create_results_dir, write_sweep_yaml
 
@@ -53,9 +55,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"mtsweep run: {note}")
     write_sweep_yaml(results_dir, cfg)
     print(f"mtsweep run: results in {results_dir}", flush=True)
-    with ray_session(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus):
+    with stop_on_signals() as stop, ray_session(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus):
         from sweep.tuner import build_tuner
 
         parts = build_tuner(cfg, results_dir, live_every_s=args.live_every)
-        result_grid = parts.tuner.fit()
-        return finish_sweep(cfg, results_dir, result_grid, parts.storage)
+        result_grid = stop.fit(parts.tuner.fit)
+        return finish_sweep(cfg, results_dir, result_grid, parts.storage, stop)

@@ -1,27 +1,22 @@
 """Resume after the driver dies: exactly N trials, none lost or duplicated, Ray and Optuna agreeing.
 
 The unit test replays the race a kill -9 leaves behind (study trials asked after Ray's last snapshot)
-on the searcher alone; the integration test kills a real ``mtsweep run`` (its whole process session,
-Ray included) mid-sweep and finishes it with ``mtsweep resume``.
+on the searcher alone; the integration test kills a real ``mtsweep run`` and then its resumes (each
+driver with its whole process session, Ray included) at five points and finishes with ``mtsweep resume``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
 import pytest
-import yaml
 
-from sweep.records import make_sampler, make_storage, read_jsonl
-
-REPO = Path(__file__).resolve().parents[2]
+from sweep.records import make_sampler, make_storage
+from tests.sweep_tests.processes import REPO, Driver, check_record, n_lines, study_of, write_sweep
 
 
 def space(trial: optuna.Trial) -> None:
@@ -67,93 +62,52 @@ def test_restored_searcher_adopts_trials_asked_after_the_snapshot(tmp_path: Path
 
 
 # --- integration ------------------------------------------------------------------------------
-def session_pids(sid: int) -> list[int]:
-    """Live (non-zombie) processes of session ``sid`` (a driver started with start_new_session and the
-    Ray head, raylet and workers it started)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                zombie = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-                if os.getsid(int(entry)) == sid and not zombie:
-                    pids.append(int(entry))
-            except (ProcessLookupError, PermissionError, FileNotFoundError, IndexError):
-                continue
-    return pids
-
-
-def kill_session(sid: int, timeout: float = 60.0) -> list[int]:
-    """SIGKILL every process of session ``sid`` until none is left; returns the survivors (none)."""
-    deadline = time.monotonic() + timeout
-    while (pids := session_pids(sid)) and time.monotonic() < deadline:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.5)
-    return session_pids(sid)
-
-
-def mtsweep(*args: str, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "sweep", *args], cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
 @pytest.mark.integration
-def test_kill_driver_then_resume(tmp_path: Path) -> None:
-    n_trials = 8
-    sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(yaml.safe_dump({
-        "name": "killme", "trainable": "trainable.synthetic:synthetic_trainable", "num_trials": n_trials,
-        "max_concurrent": 2, "scheduler": {"mo_asha": False}, "sampler": "random",
-        "trial": {"max_steps": 400, "eval_every": 100, "work_s": 0.6},
-    }))  # fmt: skip
+def test_kill9_at_five_points_then_resume(tmp_path: Path) -> None:
+    """kill -9 of the driver (its Ray node dies with it) at five points, ``mtsweep resume`` after each;
+    the last kill comes right after the last trial ended. Then two more resumes of the finished sweep
+    change nothing."""
+    n = 8
+    sweep = write_sweep(tmp_path / "sweep.yaml", "killme", n)
     out = tmp_path / "out"
-    driver = mtsweep("run", str(sweep), "--out", str(out), "--num-cpus", "2", log=tmp_path / "run.log")
-    try:
-        deadline = time.monotonic() + 240
-        while len(read_jsonl(out / "trials.jsonl")) < 2 and time.monotonic() < deadline:
-            assert driver.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
-            time.sleep(0.5)
-        assert len(read_jsonl(out / "trials.jsonl")) >= 2, "the sweep made no progress"
-        time.sleep(1.0)  # let some trials be mid-flight
-    finally:
-        assert kill_session(driver.pid) == []  # kill -9: driver, Ray head, workers
-        driver.wait()
-    assert driver.returncode == -signal.SIGKILL
-    done_before = len(read_jsonl(out / "trials.jsonl"))
-    assert done_before < n_trials, "killed too late to test anything"
+    reports, trials = out / "reports.jsonl", out / "trials.jsonl"
 
-    resume = mtsweep("resume", str(out), "--num-cpus", "2", log=tmp_path / "resume.log")
-    try:
-        assert resume.wait(timeout=420) == 0, (tmp_path / "resume.log").read_text()[-4000:]
-    finally:
-        assert kill_session(resume.pid) == []
+    def resume(k: int) -> Driver:
+        return Driver("resume", str(out), "--num-cpus", "2", log=tmp_path / f"resume{k}.log")
 
-    study = optuna.load_study(study_name="killme", storage=f"sqlite:///{out / 'study.db'}")
-    assert len(study.trials) == n_trials
-    assert all(t.state.name in ("COMPLETE", "PRUNED", "FAIL") for t in study.trials)
+    def kill_when(driver: Driver, ready) -> None:  # noqa: ANN001
+        driver.wait_until(ready)
+        assert driver.kill9() == -signal.SIGKILL
+        check_record(out, "killme", n, finished=False)
 
-    from ray.tune import ExperimentAnalysis
+    kill_when(Driver("run", str(sweep), "--out", str(out), "--num-cpus", "2", log=tmp_path / "run.log"),
+              lambda: n_lines(reports) >= 1)  # 1. mid-trial
+    driver = resume(2)
+    kill_when(driver, lambda: "mtsweep resume: continuing" in driver.output())  # 2. while Ray restores
+    driver, before = resume(3), n_lines(trials)
+    kill_when(driver, lambda: n_lines(trials) > before)  # 3. right after a trial ended
+    driver, before = resume(4), n_lines(reports)
+    kill_when(driver, lambda: n_lines(reports) > before + 1)  # 4. mid-trial again
 
-    ray_trials = ExperimentAnalysis(str(out / "ray")).trials
-    assert len(ray_trials) == n_trials
-    assert all(t.status == "TERMINATED" for t in ray_trials)
-    numbers = sorted(t.config["_optuna_number"] for t in ray_trials)
-    assert numbers == list(range(n_trials))  # one Optuna trial per Ray trial, none shared
-    by_number = {t.number: t for t in study.trials}
-    for t in ray_trials:
-        frozen = by_number[t.config["_optuna_number"]]
-        assert frozen.params == {k: t.config[k] for k in frozen.params}
-        assert frozen.user_attrs["ray_trial_id"] == t.trial_id or frozen.state.name != "RUNNING"
+    def all_told() -> bool:
+        return sum(t.state.is_finished() for t in study_of(out, "killme").get_trials(deepcopy=False)) == n
 
-    records = read_jsonl(out / "trials.jsonl")
-    assert sorted(r["optuna_number"] for r in records) == list(range(n_trials))
-    assert {r["trial_id"] for r in records} == {t.trial_id for t in ray_trials}
-    reports = read_jsonl(out / "reports.jsonl")
-    keys = [(r["trial_id"], r["metrics"]["step"]) for r in reports]
-    assert len(keys) == len(set(keys))  # no report written twice across the restart
+    driver = resume(5)
+    kill_when(driver, all_told)  # 5. right after the last trial ended (study complete, driver still up)
+
+    driver = resume(6)
+    assert driver.finish() == 0, driver.output()[-3000:]
+    check_record(out, "killme", n, finished=True)
+    files = {p.name: p.read_bytes() for p in (out / "trials.jsonl", out / "reports.jsonl", out / "study.db")}
+    snapshots = sorted(p.name for p in (out / "ray").iterdir())
+    for k in (7, 8):  # resume on the finished sweep: says so, changes nothing, starts no Ray
+        driver = resume(k)
+        assert driver.finish() == 0, driver.output()[-3000:]
+        assert "already finished (8 trials); nothing to resume" in driver.output()
+        assert "Started a local Ray" not in driver.output()
+        assert {p.name: p.read_bytes() for p in (out / "trials.jsonl", out / "reports.jsonl", out / "study.db")} == files
+        assert sorted(p.name for p in (out / "ray").iterdir()) == snapshots
+    check_record(out, "killme", n, finished=True)
     status = subprocess.run([sys.executable, "-m", "sweep", "status", str(out)], cwd=REPO,
                             capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert status.returncode == 0 and f"{n_trials}/{n_trials} trials" in status.stdout
+    assert status.returncode == 0 and f"{n}/{n} trials" in status.stdout

@@ -135,6 +135,37 @@ def test_a_wandb_failure_never_fails_the_sweep(
     assert "api.wandb.ai unreachable" in caplog.text
 
 
+def test_failed_wandb_init_backs_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unreachable W&B blocks the driver for its timeout on every init: after a failure no init is
+    tried for 10 s, doubling per failure in a row; a success resets the wait."""
+    from types import SimpleNamespace
+
+    from sweep.wandb_logging import WandbTrialLogger
+
+    now = [0.0]
+    cb = WandbTrialLogger(results_dir=tmp_path, sweep_name="s", mode="offline", clock=lambda: now[0])
+    tries: list[float] = []
+    up = [False]
+
+    def init(**kwargs: Any) -> Any:
+        tries.append(now[0])
+        if not up[0]:
+            raise ConnectionError("api.wandb.ai unreachable")
+        return SimpleNamespace(log=lambda *a, **k: None, summary={}, finish=lambda **k: None)
+
+    monkeypatch.setattr(cb, "_init_run", init)
+    for i in range(40):  # a report every second from trials t0..t3
+        now[0] = float(i)
+        trial = SimpleNamespace(trial_id=f"t{i % 4}", config={"lr": 1e-4})
+        cb.on_trial_result(i, [trial], trial, {"step": 100 * i, "comet": 0.8})
+    assert tries == [0.0, 10.0, 30.0]  # waits 10 s, then 20 s (next would be at 70 s)
+    up[0] = True
+    now[0] = 70.0
+    trial = SimpleNamespace(trial_id="t9", config={"lr": 1e-4})
+    cb.on_trial_result(70, [trial], trial, {"step": 100, "comet": 0.8})
+    assert tries[-1] == 70.0 and "t9" in cb._runs and cb._init_failures == 0
+
+
 # --- integration: a real synthetic Ray Tune sweep, W&B offline ---------------------------------
 def _run_synthetic_sweep(results_dir: Path) -> list[Any]:
     import ray
