@@ -28,7 +28,7 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None, num_
     # >= 10 s and ~5% of the driver's time. A killed driver loses at most that much bookkeeping: trials
     # asked since are adopted on resume and the results files are written once (sweep/recording.py).
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "auto")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # sweep/ray_loggers.py instead
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # sweep/ray_footprint.py instead
     import ray
 
     started = False
@@ -64,21 +64,16 @@ def finish_sweep(cfg: SweepConfig, results_dir: Path, result_grid: Any, storage:
     import optuna
 
     from sweep.recording import retell_untold
-    from sweep.records import append_missing_trial_records, mark_interrupted, reconcile_study
+    from sweep.records import append_missing_trial_records, reconcile_study
     from sweep.results_dir import UNTOLD_JSONL
 
     trials = ray_trials(result_grid)
     unfinished = [t for t in trials if t.status not in TERMINAL_RAY_STATES]
     study_name = cfg.resolved_study_name
     if unfinished or (stop is not None and stop.requested):
-        why = stop.name if stop is not None and stop.requested else "Ray"
-        interrupted = mark_interrupted(storage, study_name, why)
-        finished = study_finished_count(storage, study_name)
-        if unfinished or interrupted or finished < cfg.num_trials:
-            print(f"mtsweep: sweep stopped by {why}: {finished}/{cfg.num_trials} trials finished, "
-                  f"{len(interrupted)} interrupted (resumable from their last checkpoint); "
-                  f"continue with: mtsweep resume {results_dir}", flush=True)
-            return stop.exit_code if stop is not None and stop.requested else 130
+        code = record_stop(cfg, results_dir, storage, stop, ray_unfinished=bool(unfinished))
+        if code:
+            return code
     study = optuna.load_study(study_name=study_name, storage=storage)
     told, untold = retell_untold(study, results_dir / UNTOLD_JSONL)
     if told:
@@ -95,6 +90,25 @@ def finish_sweep(cfg: SweepConfig, results_dir: Path, result_grid: Any, storage:
     from sweep.failures import report_all_failed
 
     return report_all_failed(study, trials)
+
+
+def record_stop(cfg: SweepConfig, results_dir: Path, storage: Any, stop: StopRequest | None, *,
+                ray_unfinished: bool = True) -> int:
+    """After a stop signal (or Ray leaving trials unfinished): mark the study's running trials
+    ``interrupted`` and print how to resume; the exit code (128 + signal, 130 without one), or 0 when
+    every trial had finished anyway."""
+    from sweep.records import mark_interrupted
+
+    study_name = cfg.resolved_study_name
+    why = stop.name if stop is not None and stop.requested else "Ray"
+    interrupted = mark_interrupted(storage, study_name, why)
+    finished = study_finished_count(storage, study_name)
+    if not (ray_unfinished or interrupted or finished < cfg.num_trials):
+        return 0
+    print(f"mtsweep: sweep stopped by {why}: {finished}/{cfg.num_trials} trials finished, "
+          f"{len(interrupted)} interrupted (resumable from their last checkpoint); "
+          f"continue with: mtsweep resume {results_dir}", flush=True)
+    return stop.exit_code if stop is not None and stop.requested else 130
 
 
 def study_finished_count(storage: Any, study_name: str) -> int:

@@ -26,6 +26,10 @@ from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 RAY_INTERRUPT_HANDLER = "signal_interrupt_tune_run"
+STOP_GRACE_S = 20.0
+"""How long ``fit()`` may take to stop after the first signal. A SIGTERM sent to the whole process group
+(a batch scheduler, ``kill -TERM -PGID``) also ends the local Ray this driver started, and Ray's cleanup
+then waits on its dead GCS: past the grace the driver records the stop and exits itself."""
 """Name of the function Ray 2.60 installs on SIGUSR1 (and SIGINT) while ``fit()`` runs."""
 
 
@@ -44,6 +48,7 @@ class StopRequest:
         self.signum: int | None = None
         self.in_fit = False
         self.fit_done = False
+        self._on_give_up: Callable[[], None] | None = None
 
     @property
     def requested(self) -> bool:
@@ -71,10 +76,25 @@ class StopRequest:
             raise SweepInterrupted(signum)
         print(f"\nmtsweep: {self.name} received: stopping the sweep (running trials keep their last "
               "checkpoint); send it again to stop at once", flush=True)
+        threading.Thread(target=self._give_up_after_grace, daemon=True).start()
         if _ray_is_catching():
             signal.getsignal(signal.SIGUSR1)(signal.SIGUSR1, frame)
         else:  # fit() has not reached its loop yet: interrupt it as soon as Ray listens
             threading.Thread(target=self._interrupt_when_ray_listens, daemon=True).start()
+
+    def _give_up_after_grace(self) -> None:
+        deadline = time.monotonic() + STOP_GRACE_S
+        while self.in_fit and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not self.in_fit:
+            return
+        print(f"mtsweep: Ray did not stop within {STOP_GRACE_S:.0f} s (its processes got the signal too?); "
+              "leaving now, from its last snapshot", flush=True)
+        try:
+            if self._on_give_up is not None:
+                self._on_give_up()
+        finally:
+            os._exit(self.exit_code)
 
     def _interrupt_when_ray_listens(self) -> None:
         while self.in_fit:
@@ -83,8 +103,10 @@ class StopRequest:
                 return
             time.sleep(0.05)
 
-    def fit(self, fit: Callable[[], Any]) -> Any:
-        """Run ``fit`` (``Tuner.fit``) with stop signals handed to Ray's interrupt."""
+    def fit(self, fit: Callable[[], Any], *, on_give_up: Callable[[], None] | None = None) -> Any:
+        """Run ``fit`` (``Tuner.fit``) with stop signals handed to Ray's interrupt; ``on_give_up`` records
+        the stop when ``fit`` does not return within :data:`STOP_GRACE_S` of it (the driver then exits)."""
+        self._on_give_up = on_give_up
         quiet = _RayInterruptNoise(self)
         loggers = [logging.getLogger(name) for name in _RAY_NOISY_LOGGERS]
         for log in loggers:

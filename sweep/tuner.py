@@ -18,7 +18,7 @@ from ray.tune.search import ConcurrencyLimiter
 from sweep.config import SweepConfig, base_trial_config, scheduler_steps
 from sweep.live_view import LiveView
 from sweep.preflight import import_trainable
-from sweep.ray_loggers import result_file_loggers
+from sweep.ray_footprint import footprint_callbacks
 from sweep.recording import RecordingOptunaSearch, ResultsFileCallback
 from sweep.records import make_sampler, make_storage
 from sweep.results_dir import RAY_DIR, RUNGS_JSONL, UNTOLD_JSONL
@@ -110,7 +110,7 @@ def build_tuner(cfg: SweepConfig, results_dir: Path, *, live_every_s: float = 10
             param_keys=param_keys(space),
         ),
         LiveView(list(cfg.objectives), every_s=live_every_s, total=cfg.num_trials, scheduler=scheduler),
-        *result_file_loggers(),
+        *footprint_callbacks(),
     ]
     if cfg.wandb.mode != "off":  # W&B dashboards (issue "Cluster and tracking")
         from sweep.wandb_logging import WandbTrialLogger

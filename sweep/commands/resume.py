@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sweep.driver import finish_sweep, ray_session
+    from sweep.driver import finish_sweep, ray_session, record_stop
     from sweep.interrupt import stop_on_signals
     from sweep.preflight import check_ray_flags
     from sweep.results_dir import RAY_DIR, read_sweep_yaml
@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
             str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=False
         )
         print(f"mtsweep resume: continuing {results_dir}", flush=True)
-        result_grid = stop.fit(tuner.fit)
-        return finish_sweep(cfg, results_dir, result_grid, make_storage(cfg.storage_url(results_dir)), stop)
+        storage = make_storage(cfg.storage_url(results_dir))
+        result_grid = stop.fit(tuner.fit, on_give_up=lambda: record_stop(cfg, results_dir, storage, stop))
+        return finish_sweep(cfg, results_dir, result_grid, storage, stop)
 
 
 def finished_already(cfg, results_dir) -> bool:  # noqa: ANN001 (lazy types)

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sweep.config import load_sweep_config
-    from sweep.driver import finish_sweep, ray_session
+    from sweep.driver import finish_sweep, ray_session, record_stop
     from sweep.interrupt import stop_on_signals
     from sweep.preflight import check_run_flags, preflight
     from sweep.results_dir import create_results_dir, write_sweep_yaml
@@ -59,5 +59,5 @@ def run(args: argparse.Namespace) -> int:
         from sweep.tuner import build_tuner
 
         parts = build_tuner(cfg, results_dir, live_every_s=args.live_every)
-        result_grid = stop.fit(parts.tuner.fit)
+        result_grid = stop.fit(parts.tuner.fit, on_give_up=lambda: record_stop(cfg, results_dir, parts.storage, stop))
         return finish_sweep(cfg, results_dir, result_grid, parts.storage, stop)
