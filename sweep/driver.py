@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,11 +34,16 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None, num_
 
     started = False
     if not ray.is_initialized():
+        # ray.init() replaces the driver's SIGTERM handler with one that aborts (exit 134): keep ours.
+        handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         if address:
             ray.init(address=address)
         else:
             ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False)
         started = True
+        for s, handler in handlers.items():
+            if handler is not None:
+                signal.signal(s, handler)
     try:
         yield
     finally:

@@ -104,14 +104,15 @@ class StopRequest:
             time.sleep(0.05)
 
     def fit(self, fit: Callable[[], Any], *, on_give_up: Callable[[], None] | None = None) -> Any:
-        """Run ``fit`` (``Tuner.fit``) with stop signals handed to Ray's interrupt; ``on_give_up`` records
-        the stop when ``fit`` does not return within :data:`STOP_GRACE_S` of it (the driver then exits)."""
+        """Run ``fit`` (building or restoring the Tuner, then ``Tuner.fit``) with stop signals handed to
+        Ray's interrupt (deferred until Ray listens); ``on_give_up`` records the stop when ``fit`` does
+        not return within :data:`STOP_GRACE_S` of it (the driver then exits)."""
         self._on_give_up = on_give_up
         quiet = _RayInterruptNoise(self)
         loggers = [logging.getLogger(name) for name in _RAY_NOISY_LOGGERS]
         for log in loggers:
             log.addFilter(quiet)
-        for s in STOP_SIGNALS:  # again: ray.init() puts its own SIGTERM handler (abort, exit 134) in place
+        for s in STOP_SIGNALS:  # ours, whatever was installed since (ray.init: an aborting SIGTERM handler)
             signal.signal(s, self.handle)
         self.in_fit = True
         try:

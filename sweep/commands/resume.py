@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
+    from typing import Any
 
     from sweep.driver import finish_sweep, ray_session, record_stop
     from sweep.interrupt import stop_on_signals
@@ -47,12 +48,16 @@ def run(args: argparse.Namespace) -> int:
         if not tune.Tuner.can_restore(str(experiment)):
             raise InputError(str(results_dir), f"no Ray experiment to resume in {experiment}")
         trainable = with_resources(import_trainable(cfg.trainable), cfg)
-        tuner = tune.Tuner.restore(
-            str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=False
-        )
-        print(f"mtsweep resume: continuing {results_dir}", flush=True)
+
+        def restore_and_fit() -> Any:
+            tuner = tune.Tuner.restore(
+                str(experiment), trainable=trainable, resume_unfinished=True, resume_errored=False
+            )
+            print(f"mtsweep resume: continuing {results_dir}", flush=True)
+            return tuner.fit()
+
         storage = make_storage(cfg.storage_url(results_dir))
-        result_grid = stop.fit(tuner.fit, on_give_up=lambda: record_stop(cfg, results_dir, storage, stop))
+        result_grid = stop.fit(restore_and_fit, on_give_up=lambda: record_stop(cfg, results_dir, storage, stop))
         return finish_sweep(cfg, results_dir, result_grid, storage, stop)
 
 

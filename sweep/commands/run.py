@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
+    from typing import Any
 
     from sweep.config import load_sweep_config
     from sweep.driver import finish_sweep, ray_session, record_stop
@@ -56,8 +57,12 @@ def run(args: argparse.Namespace) -> int:
     write_sweep_yaml(results_dir, cfg)
     print(f"mtsweep run: results in {results_dir}", flush=True)
     with stop_on_signals() as stop, ray_session(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus):
+        from sweep.records import make_storage
         from sweep.tuner import build_tuner
 
-        parts = build_tuner(cfg, results_dir, live_every_s=args.live_every)
-        result_grid = stop.fit(parts.tuner.fit, on_give_up=lambda: record_stop(cfg, results_dir, parts.storage, stop))
-        return finish_sweep(cfg, results_dir, result_grid, parts.storage, stop)
+        def build_and_fit() -> Any:
+            return build_tuner(cfg, results_dir, live_every_s=args.live_every).tuner.fit()
+
+        storage = make_storage(cfg.storage_url(results_dir))
+        result_grid = stop.fit(build_and_fit, on_give_up=lambda: record_stop(cfg, results_dir, storage, stop))
+        return finish_sweep(cfg, results_dir, result_grid, storage, stop)
