@@ -39,7 +39,7 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None, num_
         if address:
             ray.init(address=address)
         else:
-            ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False)
+            start_local_ray(num_cpus=num_cpus, num_gpus=num_gpus)
         started = True
         for s, handler in handlers.items():
             if handler is not None:
@@ -53,6 +53,28 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None, num_
             stop_comet_services()
         if started:
             ray.shutdown()
+
+
+def start_local_ray(*, num_cpus: int | None, num_gpus: int | None) -> None:
+    """``ray.init`` of a local node, tried twice: Ray gives its raylet a fixed 30 s to register, which a
+    busy machine can miss; the first attempt's processes (this driver's children) are ended first."""
+    import ray
+
+    try:
+        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False)
+    except Exception as err:
+        if "timed out during startup" not in str(err):
+            raise
+        print("mtsweep: the local Ray did not start within its 30 s (a busy machine?); trying once more", flush=True)
+        import psutil
+
+        children = psutil.Process().children(recursive=True)
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+        psutil.wait_procs(children, timeout=10)
+        ray.shutdown()
+        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False)
 
 
 def ray_trials(result_grid: Any) -> list[Any]:
