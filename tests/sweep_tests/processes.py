@@ -59,15 +59,20 @@ def kill_session(sid: int, timeout: float = 60.0) -> list[int]:
     return session_pids(sid)
 
 
+def mtsweep(*args: str, log: Path) -> subprocess.Popen:
+    """``python -m sweep ARGS`` in its own session, output in ``log``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "sweep", *args], cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 class Driver:
-    """One ``python -m sweep ARGS`` process in its own session, output in ``log``."""
+    """One ``mtsweep`` process (:func:`mtsweep`) and what tests do with it."""
 
     def __init__(self, *args: str, log: Path) -> None:
         self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sweep", *args], cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self.proc = mtsweep(*args, log=log)
 
     def output(self) -> str:
         return self.log.read_text()

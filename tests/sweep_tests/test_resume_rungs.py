@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from sweep.records import read_jsonl
-from tests.sweep_tests.test_resume import kill_session, mtsweep
+from tests.sweep_tests.processes import kill_session, mtsweep
 
 N_TRIALS = 10
 SPACE = {
