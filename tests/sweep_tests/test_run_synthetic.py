@@ -44,7 +44,7 @@ def test_run_synthetic_end_to_end(tmp_path: Path, local_ray: None, capsys: pytes
             "--live-every", "0"]  # fmt: skip
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert f"results in {out}" in printed and "trials: 8 terminated" in printed and "Pareto front" in printed
+    assert f"results in {out}" in printed and "8/8 finished, 0 running" in printed and "Pareto front" in printed
     for name in ("sweep.yaml", "study.db", "reports.jsonl", "trials.jsonl", "ray/tuner.pkl"):
         assert (out / name).exists(), name
 
