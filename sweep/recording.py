@@ -169,7 +169,12 @@ class RecordingOptunaSearch(OptunaSearch):
         if ot_trial is None or t["last_values"] is None or t["values_step"] is None:
             return
         if "curve" not in t:  # after a resume: continue the curve already in the study
-            t["curve"] = dict(self._ot_study._storage.get_trial(ot_trial._trial_id).user_attrs.get(CURVE_ATTR) or {})
+            try:
+                stored = self._ot_study._storage.get_trial(ot_trial._trial_id).user_attrs.get(CURVE_ATTR)
+            except Exception as err:  # a storage error in bookkeeping never ends the sweep (tried next report)
+                logger.warning("could not read the curve of Optuna trial %s: %s", ot_trial.number, describe_error(err))
+                return
+            t["curve"] = dict(stored or {})
         if t["curve"].get(str(t["values_step"])) == t["last_values"]:
             return
         t["curve"][str(t["values_step"])] = t["last_values"]
