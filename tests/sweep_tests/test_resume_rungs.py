@@ -118,6 +118,7 @@ def test_kill_and_resume_keep_rung_decisions_per_trial_rungs_and_constraints(tmp
     assert infeasible, "the BLEU floor must rule some trial out"
     assert all(r.startswith("bleu_char ") for t in infeasible for r in t.user_attrs["failed_constraints"])
     assert study.best_trials and all(t.user_attrs["feasible"] for t in study.best_trials)
+    assert f"{len(infeasible)} infeasible trial(s) left out" in (tmp_path / "resume.log").read_text()  # the summary
     records = {r["trial_id"]: r for r in read_jsonl(out / "trials.jsonl")}
     assert all(records[t.user_attrs["ray_trial_id"]]["failed_constraints"] == t.user_attrs["failed_constraints"]
                for t in judged)  # fmt: skip
