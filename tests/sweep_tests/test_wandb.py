@@ -219,6 +219,7 @@ def test_offline_sweep_logs_every_report_and_stop_cause(
     stable = by_lr[1e-4]
     assert [h["step"] for h in stable["history"]] == [100, 200, 300]
     assert all(0 < h["comet"] <= 1 and 0 <= h["term_acc"] <= 1 for h in stable["history"])
+    assert all(0 <= h[k] <= 1 for h in stable["history"] for k in ("trunc_rate", "runon_rate"))
     assert stable["summary"]["stop_cause"] == "completed"
     assert stable["summary"]["diverged"] is False
     assert stable["config"]["masking"] == "weighted" and stable["config"]["optuna_number"] == 0
@@ -233,7 +234,7 @@ def test_offline_sweep_logs_every_report_and_stop_cause(
     assert table_meta["_type"] == "table-file" and table_meta["nrows"] == 2
     (table_file,) = pareto["dir"].glob(f"files/{table_meta['path']}")
     table = json.loads(table_file.read_text())
-    assert "comet" in table["columns"] and "pareto" in table["columns"]
+    assert {"comet", "pareto", "len_ratio", "trunc_rate", "runon_rate"} <= set(table["columns"])
     assert pareto["summary"]["pareto_plot"]["_type"] == "image-file"
     assert list(pareto["dir"].glob("files/media/images/pareto_plot*.png"))
 
