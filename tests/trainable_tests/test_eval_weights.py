@@ -13,6 +13,7 @@ from tests.trainable_tests.trial_helpers import qwen05b_shaped, tiny_config, tra
 from trainable.evaluate import load_split
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("shape", ["tiny", "qwen05b_shaped_1_layer"])
 def test_eval_path_equals_the_unmerged_fp32_model(tiny_assets, tmp_path: Path, shape: str) -> None:
     import torch

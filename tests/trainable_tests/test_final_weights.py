@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.trainable_tests.trial_helpers import tiny_config
 from trainable.evaluate import evaluate_adapter
 from trainable.metrics import TABLE_METRICS
@@ -12,6 +14,7 @@ from trainable.reporters import ListReporter
 from trainable.trial import run_trial
 
 
+@pytest.mark.integration
 def test_early_stopped_trial_reports_the_newest_undominated_checkpoint(tiny_assets, tmp_path: Path) -> None:
     reporter = ListReporter(tmp_path / "checkpoints")
     # lr 1e-2 overshoots on the toy model: the step-8 eval is worse than step 4 on both objectives

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from analysis.front import Point, pareto_front
 from tests.trainable_tests.trial_helpers import tiny_config
 from trainable.constraints import failed, parse_constraints
@@ -34,6 +36,7 @@ def _end_of_turn_suppressed(model_dir: Path, out: Path) -> Path:
     return out
 
 
+@pytest.mark.integration
 def test_run_d_run_on_output_is_measured_and_infeasible(tiny_assets, tmp_path: Path) -> None:
     finals = {}
     for name, folder in (("normal", tiny_assets.model_dir),
