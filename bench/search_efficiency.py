@@ -166,11 +166,18 @@ def finished(folder: Path, trials: int) -> bool:
     return len(read_jsonl(folder / "trials.jsonl")) >= trials
 
 
+def busy(folder: Path, quiet_s: float = 300.0) -> bool:
+    """An unfinished sweep that wrote something in the last ``quiet_s`` seconds: another bench process
+    (several may share one ``--out`` to use a machine's cores) is running it."""
+    stamps = [p.stat().st_mtime for p in folder.glob("*") if p.is_file()] if folder.is_dir() else []
+    return bool(stamps) and time.time() - max(stamps) < quiet_s
+
+
 def real_sweep(out: Path, landscape: str, method: str, seed: int, *, trials: int, eval_every: int,
-               max_steps: int, eta: float) -> Path:  # fmt: skip
+               max_steps: int, eta: float) -> Path | None:  # fmt: skip
     """Run (or reuse) one real ``mtsweep run`` (the CLI's code path, in this process, on the local Ray
     that :func:`main` started once: a Ray start per sweep times out on a loaded machine); returns its
-    results folder."""
+    results folder, or None when another bench process is running it."""
     import contextlib
 
     from sweep.cli import main as mtsweep
@@ -178,7 +185,9 @@ def real_sweep(out: Path, landscape: str, method: str, seed: int, *, trials: int
     folder = out / landscape / method / f"seed{seed}"
     if finished(folder, trials):
         return folder
-    shutil.rmtree(folder, ignore_errors=True)  # an unfinished sweep: run it again
+    if busy(folder):
+        return None  # another bench process is running this sweep
+    shutil.rmtree(folder, ignore_errors=True)  # an unfinished, abandoned sweep: run it again
     sampler, moasha = method_parts(method)
     sets = [f"num_trials={trials}", f"sampler={sampler}", f"seed={seed}", f"scheduler.mo_asha={str(moasha).lower()}",
             f"scheduler.reduction_factor={eta}", f"trainable={LANDSCAPES[landscape].trainable}",
@@ -233,11 +242,12 @@ def table(name: str, runs: dict[str, list[Run]], best: float) -> tuple[str, dict
             cells.append(f"{' '.join(f'{fmt(s):>6}' for s in steps)} ({fmt(med)}, {reached}/{len(rs)})")
         label = f"default={default_sampler()}+moasha" if method == "default" else method
         lines.append(f"{label:<18}{statistics.mean(r.final_hv for r in rs):>16.6f}  " + "  ".join(cells))
-    d = medians.get("default", {}).get(0.8, INF)
-    for other in ("random", "random+moasha"):
-        o = medians.get(other, {}).get(0.8, INF)
-        ratio = f"{d / o:.2f}x" if math.isfinite(d) and math.isfinite(o) else "undetermined"
-        lines.append(f"default / {other}, median steps to 80%: {ratio}")
+    for f in FRACTIONS:
+        d = medians.get("default", {}).get(f, INF)
+        for other in ("random", "random+moasha"):
+            o = medians.get(other, {}).get(f, INF)
+            ratio = f"{d / o:.2f}x" if math.isfinite(d) and math.isfinite(o) else "undetermined"
+            lines.append(f"default / {other}, median steps to {f:.0%}: {ratio}")
     return "\n".join(lines), medians
 
 
