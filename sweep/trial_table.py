@@ -1,4 +1,4 @@
-"""Plain-text trial tables: the live table while a sweep runs and ``mtsweep status``."""
+"""Plain-text trial tables: the live view while a sweep runs and ``mtsweep status``."""
 
 from __future__ import annotations
 

@@ -128,7 +128,7 @@ def build_tuner(cfg: SweepConfig, results_dir: Path, *, live_every_s: float = 10
         storage_path=str(results_dir),
         failure_config=tune.FailureConfig(max_failures=cfg.max_failures),
         callbacks=callbacks,
-        verbose=0,  # the live table replaces Ray's own progress output
+        verbose=0,  # the live view (sweep/live_view.py) replaces Ray's own progress output
     )
     trainable = with_resources(import_trainable(cfg.trainable), cfg)
     tuner = tune.Tuner(trainable, param_space=base_trial_config(cfg), tune_config=tune_config, run_config=run_config)

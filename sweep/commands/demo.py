@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--assets", metavar="DIR", default=None,
                         help="reuse toy assets built by `mtsweep make-tiny-model DIR` (DIR/model, DIR/comet)")
     parser.add_argument("--live-every", type=float, default=15.0, metavar="S",
-                        help="seconds between live trial tables while the sweep runs (default 15)")
+                        help="seconds between redraws of the live view on a terminal (default 15)")
 
 
 def config_path() -> Path:
