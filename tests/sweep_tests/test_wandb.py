@@ -234,7 +234,7 @@ def test_offline_sweep_logs_every_report_and_stop_cause(
     assert table_meta["_type"] == "table-file" and table_meta["nrows"] == 2
     (table_file,) = pareto["dir"].glob(f"files/{table_meta['path']}")
     table = json.loads(table_file.read_text())
-    assert {"comet", "pareto", "len_ratio", "trunc_rate", "runon_rate"} <= set(table["columns"])
+    assert "comet" in table["columns"] and "pareto" in table["columns"]  # bare Tuner: the trials.jsonl fallback table
     assert pareto["summary"]["pareto_plot"]["_type"] == "image-file"
     assert list(pareto["dir"].glob("files/media/images/pareto_plot*.png"))
 
