@@ -34,7 +34,7 @@ from typing import Any
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from sweep.mo_asha import MOASHA, Decision
-from sweep.records import append_jsonl, is_finite_number, read_jsonl
+from sweep.records import OPTUNA_NUMBER_KEY, append_jsonl, is_finite_number, read_jsonl
 from trainable.constraints import active
 
 logger = logging.getLogger(__name__)
@@ -88,16 +88,16 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
         rung = self.core.rung_for(trial.trial_id, step, result, max_steps)
         decision = self.core.on_result(trial.trial_id, step, result, max_steps)
         if rung is not None:
-            self._log(trial.trial_id, step, max_steps, rung, result, decision)
+            self._log(trial.trial_id, step, max_steps, rung, result, decision, trial.config.get(OPTUNA_NUMBER_KEY))
         return TrialScheduler.STOP if decision is Decision.STOP else TrialScheduler.CONTINUE
 
     # --- the rung log ----------------------------------------------------------------------
     def _log(self, trial_id: str, step: int, max_steps: int | None, rung: int, result: dict[str, Any],
-             decision: Decision) -> None:
+             decision: Decision, optuna_number: int | None = None) -> None:
         if not self.log_path:
             return
         keys = [*self.core.objectives, *active(self.core.constraints)]
-        record = {"trial_id": trial_id, "step": step, "max_steps": max_steps, "rung": rung,
+        record = {"trial_id": trial_id, "optuna_number": optuna_number, "step": step, "max_steps": max_steps, "rung": rung,
                   "metrics": {k: result.get(k) for k in dict.fromkeys(keys)}, "decision": decision.value,
                   "time": time.time()}  # fmt: skip
         try:

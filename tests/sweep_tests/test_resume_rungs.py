@@ -97,9 +97,12 @@ def test_kill_and_resume_keep_rung_decisions_per_trial_rungs_and_constraints(tmp
     after = [r for r in log if r["time"] > killed_at]
     assert after and any(any(rung == r["rung"] and tid != r["trial_id"] for rung, tid in before) for r in after)
     # ... the logged inputs are the reports the sweep recorded, and the study agrees with the decisions.
-    reports = {(r["trial_id"], r["metrics"]["step"]): r["metrics"] for r in read_jsonl(out / "reports.jsonl")}
+    # reports.jsonl is keyed by Optuna number (a trial re-run under a new Ray id after the kill is recorded
+    # once), so is each rung-log line.
+    reports = {(r["optuna_number"], r["metrics"]["step"]): r["metrics"] for r in read_jsonl(out / "reports.jsonl")}
     for r in log:
-        assert {o: reports[(r["trial_id"], r["step"])][o] for o in cfg.objectives} == {o: r["metrics"][o] for o in cfg.objectives}
+        assert {o: reports[(r["optuna_number"], r["step"])][o] for o in cfg.objectives} == {o: r["metrics"][o] for o in cfg.objectives}
+    number_of.update({r["trial_id"]: r["optuna_number"] for r in log})
     stopped = {r["trial_id"]: r["rung"] for r in log if r["decision"] == "STOP"}
     assert {t.number for t in study.trials if t.state.name == "PRUNED"} == {number_of[tid] for tid in stopped}
     assert all(by_number[number_of[tid]].user_attrs["steps"] >= rung for tid, rung in stopped.items())
