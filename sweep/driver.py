@@ -24,12 +24,16 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None, num_
         import torch  # noqa: F401
     # A trial whose report has no objective (diverged before its first eval) is legal here: Ray's
     # strict check would abort the whole sweep; the recorder fails that trial instead.
-    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
     # Experiment snapshots (every trial's state and the searcher, O(trials) each): Ray's adaptive period,
     # >= 10 s and ~5% of the driver's time. A killed driver loses at most that much bookkeeping: trials
     # asked since are adopted on resume and the results files are written once (sweep/recording.py).
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "auto")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # sweep/ray_footprint.py instead
+    # Result loggers: sweep/ray_footprint.py instead of Ray's. All three are undone on exit, so a Tuner the
+    # same process builds later (a user's script, a test) gets Ray's defaults.
+    ray_env = {"TUNE_DISABLE_STRICT_METRIC_CHECKING": "1", "TUNE_GLOBAL_CHECKPOINT_S": "auto",
+               "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1"}
+    added_env = [k for k in ray_env if k not in os.environ]
+    for key in added_env:
+        os.environ[key] = ray_env[key]
     import ray
 
     started = False
@@ -53,6 +57,8 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None, num_
             stop_comet_services()
         if started:
             ray.shutdown()
+        for key in added_env:
+            os.environ.pop(key, None)
 
 
 def start_local_ray(*, num_cpus: int | None, num_gpus: int | None) -> None:

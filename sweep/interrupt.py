@@ -148,6 +148,7 @@ def _ray_is_catching() -> bool:
 @contextmanager
 def stop_on_signals() -> Iterator[StopRequest]:
     """Install the SIGINT/SIGTERM handlers for the body (restored after); Ray's own SIGINT handler off."""
+    previous_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # read by Ray at fit() time
     request = StopRequest()
     previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
@@ -158,3 +159,7 @@ def stop_on_signals() -> Iterator[StopRequest]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        if previous_env is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = previous_env
