@@ -12,7 +12,7 @@ out of the sorting and kept in ``ParetoFront.excluded`` so callers can count the
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -106,28 +106,62 @@ def dominates(a: Sequence[float], b: Sequence[float], modes: Sequence[Mode]) -> 
     return better
 
 
-def nondominated_ranks(vectors: Sequence[Sequence[float]], modes: Sequence[Mode]) -> list[int]:
-    """Non-domination rank of each vector (0 = Pareto front), by repeated peeling (numpy, O(n^2 k))."""
+def iter_fronts(vectors: Sequence[Sequence[float]], modes: Sequence[Mode]) -> Iterator[list[int]]:
+    """Indices of ``vectors`` front by front, best first (front 0 = the Pareto front), each in ascending
+    order; lazy: a caller that needs only the first fronts stops early. Equal vectors share a front.
+
+    Sorts the distinct vectors lexicographically once (a vector can then only be dominated by one
+    before it) and peels one front per step with numpy: O(n) per front for 2 objectives (running
+    minimum of the second), O(n * front size) for more.
+    """
     import numpy as np
 
     n = len(vectors)
     if n == 0:
-        return []
-    signs = np.array([1.0 if m == "max" else -1.0 for m in modes])
-    v = np.asarray(vectors, dtype=float).reshape(n, len(modes)) * signs  # all "larger is better"
-    geq = (v[:, None, :] >= v[None, :, :]).all(axis=2)
-    gt = (v[:, None, :] > v[None, :, :]).any(axis=2)
-    dom = geq & gt  # dom[i, j]: i dominates j
-    ranks = np.full(n, -1)
-    remaining = np.ones(n, dtype=bool)
-    rank = 0
-    while remaining.any():
-        dominated_by_remaining = (dom & remaining[:, None]).any(axis=0)
-        current = remaining & ~dominated_by_remaining
-        ranks[current] = rank
-        remaining &= ~current
-        rank += 1
-    return [int(r) for r in ranks]
+        return
+    signs = np.array([-1.0 if m == "max" else 1.0 for m in modes])
+    v = np.asarray(vectors, dtype=float).reshape(n, len(modes)) * signs  # all "smaller is better"
+    unique, inverse = np.unique(v, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    remaining = np.arange(len(unique))
+    while remaining.size:
+        on_front = _front_mask(unique[remaining])
+        members = np.isin(inverse, remaining[on_front])
+        yield [int(i) for i in np.flatnonzero(members)]
+        remaining = remaining[~on_front]
+
+
+def _front_mask(lexsorted: Any) -> Any:
+    """Which rows of distinct, lexicographically sorted minimisation vectors no other row dominates."""
+    import numpy as np
+
+    rows, k = lexsorted.shape
+    if k == 1:
+        mask = np.zeros(rows, dtype=bool)
+        mask[0] = True
+        return mask
+    if k == 2:  # on the front iff its second value beats every earlier row's
+        running_min = np.minimum.accumulate(lexsorted[:, 1])
+        mask = np.ones(rows, dtype=bool)
+        mask[1:] = lexsorted[1:, 1] < running_min[:-1]
+        return mask
+    mask = np.zeros(rows, dtype=bool)
+    candidates = np.arange(rows)
+    rest = lexsorted[:, 1:]  # the first column is sorted: an earlier row is never worse there
+    while candidates.size:
+        top = candidates[0]  # no earlier candidate dominates it
+        mask[top] = True
+        candidates = candidates[np.any(rest[candidates] < rest[top], axis=1)]
+    return mask
+
+
+def nondominated_ranks(vectors: Sequence[Sequence[float]], modes: Sequence[Mode]) -> list[int]:
+    """Non-domination rank of each vector (0 = Pareto front): :func:`iter_fronts` to the end."""
+    ranks = [0] * len(vectors)
+    for rank, front in enumerate(iter_fronts(vectors, modes)):
+        for i in front:
+            ranks[i] = rank
+    return ranks
 
 
 def pareto_front(

@@ -26,7 +26,7 @@ from enum import Enum
 from typing import Any
 
 from sweep.choices import TIE_BREAKS
-from sweep.nondominated import crowding_distances, hv_contributions, nondominated_fronts
+from sweep.nondominated import crowding_distances, hv_contributions, iter_fronts
 from trainable.constraints import Band, total_violation
 
 
@@ -115,7 +115,8 @@ class MOASHA:
         violation = total_violation(self.constraints, metrics)
         if violation > 0:
             self.infeasible.setdefault(rung, {})[trial_id] = violation
-        if self.rank_in_rung(rung, trial_id) < math.ceil(len(self.rungs[rung]) / self.eta):
+        keep = math.ceil(len(self.rungs[rung]) / self.eta)
+        if self.rank_in_rung(rung, trial_id, within=keep) < keep:
             return Decision.CONTINUE
         self.stopped[trial_id] = rung
         return Decision.STOP
@@ -142,30 +143,47 @@ class MOASHA:
             out.append(-float(value) if mode == "max" else float(value))
         return tuple(out)
 
-    def ranking(self, rung: int) -> list[str]:
-        """Trial ids of a rung, best first."""
+    def _groups(self, rung: int) -> tuple[list[str], list[str], list[str]]:
+        """A rung's trial ids in ranking groups, each in arrival order: feasible with finite objectives,
+        infeasible (by total violation, smallest first), missing/non-finite objectives."""
         entries = self.rungs[rung]
         violation = self.infeasible.get(rung, {})
         good = [t for t, v in entries.items() if v is not None and t not in violation]
         infeasible = sorted((t for t, v in entries.items() if v is not None and t in violation), key=violation.get)
         bad = [t for t, v in entries.items() if v is None]
-        vectors = [entries[t] for t in good]
-        order: list[str] = []
-        for front in nondominated_fronts(vectors):
-            pts = [vectors[i] for i in front]
-            scores = (
-                crowding_distances(pts)
-                if self.tie_break == "crowding"
-                else hv_contributions(pts, self._ref(vectors))
-            )
-            # Larger score first; stable on arrival order for equal scores.
-            ranked = sorted(range(len(front)), key=lambda k: -scores[k])
-            order.extend(good[front[k]] for k in ranked)
+        return good, infeasible, bad
+
+    def _front_order(self, front: list[int], vectors: list[tuple[float, ...]]) -> list[int]:
+        """One front's indices (into ``vectors``, the rung's feasible vectors), best first: larger
+        tie-break score first, arrival order among equal scores."""
+        pts = [vectors[i] for i in front]
+        scores = crowding_distances(pts) if self.tie_break == "crowding" else hv_contributions(pts, self._ref(vectors))
+        return [front[k] for k in sorted(range(len(front)), key=lambda k: -scores[k])]
+
+    def ranking(self, rung: int) -> list[str]:
+        """Trial ids of a rung, best first."""
+        good, infeasible, bad = self._groups(rung)
+        vectors = [self.rungs[rung][t] for t in good]
+        order = [good[i] for front in iter_fronts(vectors) for i in self._front_order(front, vectors)]
         return order + infeasible + bad
 
-    def rank_in_rung(self, rung: int, trial_id: str) -> int:
-        """0-based position of the trial in :meth:`ranking`."""
-        return self.ranking(rung).index(trial_id)
+    def rank_in_rung(self, rung: int, trial_id: str, *, within: int | None = None) -> int:
+        """0-based position of the trial in :meth:`ranking`. With ``within``, exact only when it is below
+        ``within`` (else some number >= ``within``): the fronts after the trial's, and those when ``within``
+        trials are ranked before it, are never computed (a decision reads one rung per report: with every
+        trial in the first rung, ranking it whole made each report O(trials^2))."""
+        good, infeasible, bad = self._groups(rung)
+        if trial_id not in good:
+            return len(good) + (infeasible + bad).index(trial_id)
+        vectors = [self.rungs[rung][t] for t in good]
+        target, ahead = good.index(trial_id), 0
+        for front in iter_fronts(vectors):
+            if target in front:
+                return ahead + self._front_order(front, vectors).index(target)
+            ahead += len(front)
+            if within is not None and ahead >= within:
+                return ahead
+        raise AssertionError("unreachable: every feasible trial is on some front")
 
     @staticmethod
     def _ref(vectors: list[tuple[float, ...]]) -> tuple[float, ...]:

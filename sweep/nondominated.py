@@ -7,7 +7,7 @@ tie-breaks need, live here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 Vector = Sequence[float]
 
@@ -23,17 +23,19 @@ def dominates(a: Vector, b: Vector) -> bool:
     return dominates_with_modes(a, b, _min_modes(len(a)))
 
 
-def nondominated_fronts(points: Sequence[Vector]) -> list[list[int]]:
-    """Indices of ``points`` grouped into fronts: front 0 is non-dominated, front 1 after removing it..."""
-    from analysis.front import nondominated_ranks
+def iter_fronts(points: Sequence[Vector]) -> Iterator[list[int]]:
+    """Indices of ``points`` front by front (front 0 non-dominated, front 1 after removing it, ...), each
+    in ascending order; lazy: stop when the fronts you need are out."""
+    from analysis.front import iter_fronts as iter_fronts_with_modes
 
     if not points:
-        return []
-    ranks = nondominated_ranks(points, _min_modes(len(points[0])))
-    fronts: list[list[int]] = [[] for _ in range(max(ranks) + 1)]
-    for i, rank in enumerate(ranks):
-        fronts[rank].append(i)
-    return fronts
+        return iter(())
+    return iter_fronts_with_modes(points, _min_modes(len(points[0])))
+
+
+def nondominated_fronts(points: Sequence[Vector]) -> list[list[int]]:
+    """Every front of :func:`iter_fronts`."""
+    return list(iter_fronts(points))
 
 
 def crowding_distances(points: Sequence[Vector]) -> list[float]:

@@ -37,7 +37,10 @@ from optuna.samplers._base import _process_constraints_after_trial
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep.records import CURVE_ATTR
+from sweep.records import CONSTRAINTS_ATTR_PREFIX, CURVE_ATTR
+
+CONSTRAINTS_KEY = CONSTRAINTS_ATTR_PREFIX.rstrip(":")
+"""Optuna's older constraints system attr (one list)."""
 
 OBSERVED_ATTR = "rung_tpe:observed"
 PRUNED_OBSERVED_ATTR = "rung_tpe:pruned_observed"
@@ -63,25 +66,50 @@ def _violation(trial: FrozenTrial) -> float:
     return sum(v for v in trial.constraints.values() if v > 0)
 
 
+Tier = tuple[float, int]
+"""(constraint violation, -highest step with finite objectives): smaller is better."""
+
+
+def observe(trial: FrozenTrial, signs: Sequence[float]) -> tuple[Tier | None, tuple[float, ...] | None] | None:
+    """What the model sees of a finished trial: (tier, objective vector in minimisation form at the
+    step it reached), (None, None) for a diverged/failed trial (the last tier), or None for a trial
+    that errored (left out). A finished trial never changes, so this is computed once per trial."""
+    if trial.user_attrs.get("stop_cause") == "error":
+        return None
+    curve = objective_curve(trial)
+    if not curve or trial.user_attrs.get("diverged") or trial.state == TrialState.FAIL:
+        return None, None
+    step = max(curve)
+    return (_violation(trial), -step), tuple(s * v for s, v in zip(signs, curve[step], strict=True))
+
+
+def _signs(directions: Sequence[StudyDirection]) -> list[float]:
+    return [-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in directions]
+
+
 def quality_tiers(
     trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]
 ) -> tuple[list[list[tuple[FrozenTrial, tuple[float, ...]]]], list[FrozenTrial]]:
     """Finished trials grouped in tiers, best tier first: (constraint violation, -reached step), each
     trial with its objective vector (minimisation form) at the step it reached; and the diverged/failed
     trials (worst of all). Trials that errored (``stop_cause == "error"``) are left out."""
-    signs = [-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in directions]
-    tiers: dict[tuple[float, int], list[tuple[FrozenTrial, tuple[float, ...]]]] = {}
+    signs = _signs(directions)
+    return _group([(t, observe(t, signs)) for t in trials])
+
+
+def _group(
+    observed: Sequence[tuple[FrozenTrial, tuple[Tier | None, tuple[float, ...] | None] | None]],
+) -> tuple[list[list[tuple[FrozenTrial, tuple[float, ...]]]], list[FrozenTrial]]:
+    tiers: dict[Tier, list[tuple[FrozenTrial, tuple[float, ...]]]] = {}
     last: list[FrozenTrial] = []
-    for t in trials:
-        if t.user_attrs.get("stop_cause") == "error":
+    for t, seen in observed:
+        if seen is None:
             continue
-        curve = objective_curve(t)
-        if not curve or t.user_attrs.get("diverged") or t.state == TrialState.FAIL:
+        tier, vector = seen
+        if tier is None or vector is None:
             last.append(t)
-            continue
-        step = max(curve)
-        vector = tuple(s * v for s, v in zip(signs, curve[step], strict=True))
-        tiers.setdefault((_violation(t), -step), []).append((t, vector))
+        else:
+            tiers.setdefault(tier, []).append((t, vector))
     return [tiers[k] for k in sorted(tiers)], sorted(last, key=lambda t: t.number)
 
 
@@ -91,12 +119,23 @@ def tiered_values(trials: Sequence[FrozenTrial], directions: Sequence[StudyDirec
     multi-objective TPE's non-dominated split sees the tiers in order and the front within each."""
     tiers, last = quality_tiers(trials, directions)
     vectors = [v for members in tiers for _, v in members]
-    if not vectors:
-        return [(t, [0.0] * len(directions)) for t in last]
-    lo = [min(col) for col in zip(*vectors, strict=True)]
-    span = 1.0 + max(max(col) - min(col) for col in zip(*vectors, strict=True))
-    out = [(t, [v[i] - lo[i] + k * span for i in range(len(v))]) for k, members in enumerate(tiers) for t, v in members]
-    return out + [(t, [(len(tiers) + 1) * span] * len(directions)) for t in last]
+    lo = [min(col) for col in zip(*vectors, strict=True)] if vectors else []
+    hi = [max(col) for col in zip(*vectors, strict=True)] if vectors else []
+    return _shifted(tiers, last, lo, hi, len(directions))
+
+
+def _shifted(tiers: list[list[tuple[FrozenTrial, tuple[float, ...]]]], last: list[FrozenTrial], lo: Sequence[float],
+             hi: Sequence[float], n_objectives: int) -> list[tuple[FrozenTrial, list[float]]]:
+    """:func:`tiered_values` from grouped tiers and the per-objective min (``lo``) / max (``hi``) of every
+    tiered vector."""
+    if not tiers:
+        return [(t, [0.0] * n_objectives) for t in last]
+    span = 1.0 + max(h - low for h, low in zip(hi, lo, strict=True))
+    out = []
+    for k, members in enumerate(tiers):
+        offsets = [k * span - low for low in lo]
+        out += [(t, [a + b for a, b in zip(v, offsets, strict=True)]) for t, v in members]
+    return out + [(t, [(len(tiers) + 1) * span] * n_objectives) for t in last]
 
 
 class _QualityView:
@@ -122,20 +161,53 @@ class _QualityView:
         return getattr(self._study, name)
 
 
-def quality_view(study: Study) -> tuple[_QualityView, int, int]:
+class ObservedTrials:
+    """The finished trials of one study as :func:`quality_view` shows them, each read once: a finished
+    trial never changes, so its tier, vector and view copy are kept and each ask only adds the trials
+    finished since (an ask stays O(trials) in cheap arithmetic, not in parsing every trial's curve)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple[FrozenTrial, tuple[Tier | None, tuple[float, ...] | None] | None]] = {}
+        self._lo: list[float] = []
+        self._hi: list[float] = []
+
+    def tiered(self, finished: Sequence[FrozenTrial], directions: Sequence[StudyDirection]) -> list[tuple[FrozenTrial, list[float]]]:
+        """:func:`tiered_values` of ``finished``, with the view copies of the trials in place of them."""
+        signs = _signs(directions)
+        observed = []
+        for t in finished:
+            entry = self._seen.get(t._trial_id)
+            if entry is None:
+                view = copy.copy(t)
+                view.state = TrialState.COMPLETE
+                # TPE reads a finished trial's constraints from its system attrs at every ask, scanning
+                # all of them (relative params, sampler notes): the copy keeps only the constraints.
+                view._system_attrs = {k: v for k, v in t.system_attrs.items() if k == CONSTRAINTS_KEY or k.startswith(CONSTRAINTS_ATTR_PREFIX)}
+                entry = self._seen[t._trial_id] = (view, observe(t, signs))
+                seen = entry[1]
+                if seen is not None and seen[1] is not None:
+                    vector = seen[1]
+                    self._lo = [min(a, b) for a, b in zip(self._lo, vector, strict=True)] if self._lo else list(vector)
+                    self._hi = [max(a, b) for a, b in zip(self._hi, vector, strict=True)] if self._hi else list(vector)
+            observed.append(entry)
+        tiers, last = _group(observed)
+        return _shifted(tiers, last, self._lo, self._hi, len(directions))
+
+
+def quality_view(study: Study, observed: ObservedTrials | None = None) -> tuple[_QualityView, int, int]:
     """(view, trials observed, PRUNED trials among them): every finished trial COMPLETE with its
-    :func:`tiered_values` (minimised), running trials as they are."""
+    :func:`tiered_values` (minimised), running trials as they are. ``observed``: the trials read at
+    earlier asks of the same study (a sampler keeps one)."""
     trials = study._get_trials(deepcopy=False, use_cache=False)
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
-    valued = tiered_values(finished, study.directions)
+    states = {t._trial_id: t.state for t in finished}
+    valued = (observed or ObservedTrials()).tiered(finished, study.directions)
     view_trials: list[FrozenTrial] = []
-    for t, values in valued:
-        v = copy.copy(t)
-        v.state = TrialState.COMPLETE
+    for v, values in valued:
         v._values = values
         view_trials.append(v)
     view_trials += [t for t in trials if t.state == TrialState.RUNNING]
-    pruned = sum(t.state == TrialState.PRUNED for t, _ in valued)
+    pruned = sum(states[v._trial_id] == TrialState.PRUNED for v, _ in valued)
     return _QualityView(study, view_trials, [StudyDirection.MINIMIZE] * len(study.directions)), len(valued), pruned
 
 
@@ -180,9 +252,14 @@ class RungTPESampler(BaseSampler):
                 gamma=_Fraction(gamma), multivariate=True, constant_liar=True,
             )  # fmt: skip
         self._view_for: tuple[int, _QualityView] | None = None
+        self._observed: tuple[int, ObservedTrials] | None = None  # (study id, its finished trials as seen)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_view_for": None}  # the view holds the study (and its storage)
+        # The view holds the study (and its storage); the observed trials are read again after a restore.
+        return {**self.__dict__, "_view_for": None, "_observed": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"_observed": None, **state})  # a sampler pickled before the cache existed
 
     def reseed_rng(self) -> None:
         self._tpe.reseed_rng()
@@ -190,7 +267,9 @@ class RungTPESampler(BaseSampler):
     def _view(self, study: Study, trial: FrozenTrial) -> _QualityView:
         """One view per sampled trial (built at its first question, reused for its other params)."""
         if self._view_for is None or self._view_for[0] != trial._trial_id:
-            view, observed, pruned = quality_view(study)
+            if self._observed is None or self._observed[0] != study._study_id:
+                self._observed = (study._study_id, ObservedTrials())
+            view, observed, pruned = quality_view(study, self._observed[1])
             self._view_for = (trial._trial_id, view)
             storage = study._storage
             storage.set_trial_system_attr(trial._trial_id, OBSERVED_ATTR, observed)

@@ -222,3 +222,31 @@ def test_replaying_the_same_reports_rebuilds_the_same_state():
     assert (replay.rungs, replay.infeasible, replay.stopped) == (live.rungs, live.infeasible, live.stopped)
     live.reset()
     assert live.stopped == {} and all(not r for r in live.rungs.values())
+
+
+@pytest.mark.parametrize("objectives", [2, 3])
+@pytest.mark.parametrize("tie_break", ["crowding", "hv_contribution"])
+def test_a_decision_reads_only_the_fronts_it_needs_and_agrees_with_the_full_ranking(objectives, tie_break):
+    """rank_in_rung(within=k) stops peeling fronts once k trials rank ahead; every decision and every
+    exact position below k is the one the full ranking gives (ties, duplicates, infeasible, NaN)."""
+    import random
+
+    rng = random.Random(objectives * 10 + len(tie_break))
+    names = ["comet", "term_acc", "bleu_char"][:objectives]
+    s = MOASHA(names, ["max"] * objectives, grace_steps=100, max_steps=1000, tie_break=tie_break,
+               constraints={"len_ratio": (0.7, 1.5)})
+    for i in range(60):
+        metrics = {n: rng.choice([0.5, 0.6, 0.7]) if i % 7 == 0 else rng.random() for n in names}  # ties
+        metrics["len_ratio"] = 2.0 + rng.random() if i % 11 == 0 else 1.0
+        if i % 13 == 0:
+            metrics["comet"] = float("nan")
+        trial = f"t{i}"
+        decision = s.on_result(trial, 100, metrics)
+        full = s.ranking(100)
+        keep = math.ceil(len(full) / 3)
+        assert (decision is C) == (full.index(trial) < keep)
+        for other in rng.sample(full, min(3, len(full))):
+            position = s.rank_in_rung(100, other, within=keep)
+            exact = full.index(other)
+            assert position == exact if exact < keep else position >= keep
+            assert s.rank_in_rung(100, other) == exact

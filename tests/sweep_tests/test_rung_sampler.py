@@ -14,7 +14,15 @@ from sweep.cli import main
 from sweep.config import SweepConfig
 from sweep.nondominated import dominates
 from sweep.records import CURVE_ATTR, read_jsonl
-from sweep.rung_sampler import MODEL_ATTR, OBSERVED_ATTR, PRUNED_OBSERVED_ATTR, RungTPESampler, tiered_values
+from sweep.rung_sampler import (
+    MODEL_ATTR,
+    OBSERVED_ATTR,
+    PRUNED_OBSERVED_ATTR,
+    ObservedTrials,
+    RungTPESampler,
+    quality_view,
+    tiered_values,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 MAX2 = [StudyDirection.MAXIMIZE, StudyDirection.MAXIMIZE]
@@ -71,6 +79,37 @@ def test_constraints_func_is_stored_for_pruned_trials_and_infeasible_rank_last()
     nxt = study.ask()
     nxt.suggest_float("x", 0.0, 1.0)
     assert study._storage.get_trial(nxt._trial_id).system_attrs[PRUNED_OBSERVED_ATTR] == 3
+
+
+def test_the_sampler_reads_each_finished_trial_once_and_asks_as_a_fresh_one_would() -> None:
+    """The per-trial cache (each finished trial read once) builds the view a fresh sampler builds, and
+    two samplers with the same seed, one reusing its cache over 40 asks, suggest the same values."""
+    import random
+
+    rng = random.Random(0)
+    studies = []
+    for _ in range(2):
+        studies.append(optuna.create_study(directions=["maximize", "maximize"], sampler=RungTPESampler(seed=3, n_startup_trials=4)))
+    states = [TrialState.COMPLETE, TrialState.PRUNED, TrialState.PRUNED, TrialState.FAIL]
+    observed = ObservedTrials()
+    for i in range(40):
+        suggested = []
+        steps = ["100", "300"][: 1 + i % 2]
+        curve = {s: [rng.random(), rng.random()] for s in steps}
+        state = states[i % 4]
+        for k, study in enumerate(studies):
+            if k == 1:
+                study.sampler._observed = None  # the second sampler starts from nothing at every ask
+            trial = study.ask()
+            suggested.append(trial.suggest_float("x", 0.0, 1.0))
+            study._storage.set_trial_user_attr(trial._trial_id, CURVE_ATTR, curve)
+            study._storage.set_trial_user_attr(trial._trial_id, "stop_cause", "error" if i % 9 == 8 else "pruned")
+            study._storage.set_trial_system_attr(trial._trial_id, "constraints:len_ratio>=0.7", float(i % 5 == 0))
+            study.tell(trial, curve[steps[-1]] if state == TrialState.COMPLETE else None, state=state)
+        assert suggested[0] == suggested[1]
+        cached, fresh = quality_view(studies[0], observed), quality_view(studies[0])
+        assert [(t.number, t.values) for t in cached[0].get_trials()] == [(t.number, t.values) for t in fresh[0].get_trials()]
+        assert cached[1:] == fresh[1:]
 
 
 @pytest.mark.integration
