@@ -106,7 +106,7 @@ class LiveView(Callback):
     def _finish(self, trial: Any, outcome: str) -> None:
         row = self._running.pop(trial.trial_id, None) or self._row(trial)
         last = getattr(trial, "last_result", None) or {}
-        info = getattr(self.scheduler, "stop_info", lambda _: None)(trial.trial_id) or {}
+        info = getattr(self.scheduler, "stop_info", lambda *_: None)(trial.trial_id, trial.config.get(OPTUNA_NUMBER_KEY)) or {}
         row["stop"] = "error" if outcome == "error" else last.get("stop_cause") or info.get("stop_cause")
         self._counts[outcome] += 1
         self._recent.append(row)

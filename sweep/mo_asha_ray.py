@@ -12,8 +12,11 @@ Usage::
     tune.TuneConfig(search_alg=OptunaSearch(...), scheduler=scheduler, ...)
 
 Each trial meets the rungs below its own ``max_steps`` (its config's ``max_steps``: presets may set
-their own). After (or during) the run, ``scheduler.stopped_trials`` maps each trial id it stopped to its
-rung and ``scheduler.stop_info(trial_id)`` gives ``{"stop_cause": "pruned", "rung": ...}`` so the
+their own). A trial is known by its Optuna number (its config's ``_optuna_number``; the Ray trial id when the
+config has none, e.g. under a plain ``OptunaSearch``): a trial the killed driver started after Ray's last
+snapshot is re-run under a new Ray id on resume and must stay one entry in its rungs (:func:`trial_key`).
+After (or during) the run, ``scheduler.stopped_trials`` maps each trial key it stopped to its rung and
+``scheduler.stop_info(trial_id, optuna_number)`` gives ``{"stop_cause": "pruned", "rung": ...}`` so the
 recorder can mark that trial PRUNED in Optuna.
 
 Resume: Ray 2.60 never calls a scheduler's ``save``/``restore`` (the controller leaves
@@ -40,6 +43,11 @@ from trainable.constraints import active
 logger = logging.getLogger(__name__)
 
 
+def trial_key(trial_id: str, optuna_number: Any = None) -> str:
+    """A trial's key in the rungs: its Optuna number when known, else its Ray trial id."""
+    return str(optuna_number) if optuna_number is not None else str(trial_id)
+
+
 class MultiObjectiveASHAScheduler(FIFOScheduler):
     """Stops trials that fall out of the top ``1/eta`` (by non-dominated rank) at a rung."""
 
@@ -63,12 +71,12 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
 
     @property
     def stopped_trials(self) -> dict[str, int]:
-        """Trial id -> rung level at which this scheduler stopped it."""
+        """Trial key (:func:`trial_key`) -> rung level at which this scheduler stopped it."""
         return self.core.stopped
 
-    def stop_info(self, trial_id: str) -> dict[str, Any] | None:
+    def stop_info(self, trial_id: str, optuna_number: Any = None) -> dict[str, Any] | None:
         """``{"stop_cause": "pruned", "rung": level}`` for a trial this scheduler stopped, else None."""
-        rung = self.core.stopped.get(trial_id)
+        rung = self.core.stopped.get(trial_key(trial_id, optuna_number))
         return None if rung is None else {"stop_cause": "pruned", "rung": rung}
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
@@ -85,10 +93,12 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
         if not is_finite_number(step):
             return TrialScheduler.CONTINUE
         step, max_steps = int(step), self.trial_max_steps(trial.config)
-        rung = self.core.rung_for(trial.trial_id, step, result, max_steps)
-        decision = self.core.on_result(trial.trial_id, step, result, max_steps)
+        number = trial.config.get(OPTUNA_NUMBER_KEY)
+        key = trial_key(trial.trial_id, number)
+        rung = self.core.rung_for(key, step, result, max_steps)
+        decision = self.core.on_result(key, step, result, max_steps)
         if rung is not None:
-            self._log(trial.trial_id, step, max_steps, rung, result, decision, trial.config.get(OPTUNA_NUMBER_KEY))
+            self._log(trial.trial_id, step, max_steps, rung, result, decision, number)
         return TrialScheduler.STOP if decision is Decision.STOP else TrialScheduler.CONTINUE
 
     # --- the rung log ----------------------------------------------------------------------
@@ -113,7 +123,8 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
         self.core.reset()
         records = read_jsonl(Path(self.log_path))
         for r in records:
-            decision = self.core.on_result(str(r["trial_id"]), int(r["step"]), r["metrics"], r.get("max_steps"))
+            key = trial_key(r["trial_id"], r.get("optuna_number"))
+            decision = self.core.on_result(key, int(r["step"]), r["metrics"], r.get("max_steps"))
             if decision.value != r.get("decision"):
                 logger.warning("MO-ASHA replay of %s at step %s decided %s, the log says %s",
                                r["trial_id"], r["step"], decision.value, r.get("decision"))  # fmt: skip

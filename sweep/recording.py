@@ -56,7 +56,7 @@ SHOULD_CHECKPOINT = "should_checkpoint"
 class RecordingOptunaSearch(OptunaSearch):
     """``OptunaSearch`` that never lets a non-finite value reach Optuna and always finishes a trial.
 
-    ``scheduler``: the sweep's trial scheduler, asked (``stopped_trials``) whether it stopped a trial,
+    ``scheduler``: the sweep's trial scheduler, asked (``stop_info``, else ``stopped_trials``) whether it stopped a trial,
     which then ends PRUNED. It is not part of the saved searcher state (Ray restores it separately).
     ``constraints``: feasibility bands (trainable/constraints.py) recorded on every COMPLETE/PRUNED trial.
     ``untold_path``: JSONL file for verdicts the storage refused (an Optuna write that still failed after
@@ -181,6 +181,10 @@ class RecordingOptunaSearch(OptunaSearch):
         self._set_attr(ot_trial, CURVE_ATTR, t["curve"])
 
     def _stopped_by_scheduler(self, trial_id: str) -> bool:
+        ot_trial = self._ot_trials.get(trial_id)
+        stop_info = getattr(self._scheduler, "stop_info", None)
+        if stop_info is not None:  # MO-ASHA: knows a trial by its Optuna number
+            return stop_info(trial_id, None if ot_trial is None else ot_trial.number) is not None
         stopped = getattr(self._scheduler, "stopped_trials", None)
         return stopped is not None and trial_id in stopped
 

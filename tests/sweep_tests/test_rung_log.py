@@ -60,6 +60,35 @@ def test_unpickled_scheduler_replays_its_log_and_decides_like_an_uninterrupted_o
     assert 900 in {r["rung"] for r in lines}  # the 1000-step trials' own rung
 
 
+def test_a_trial_rerun_under_a_new_ray_id_after_resume_stays_one_rung_entry(tmp_path: Path) -> None:
+    """kill -9 after Ray's last snapshot: on resume, a trial the dead driver had started runs again under
+    a new Ray id. The rungs know it by its Optuna number: its repeated report is not a second entry, and
+    a trial stopped before the kill is stopped again at once."""
+    from sweep.records import OPTUNA_NUMBER_KEY
+
+    def trial(ray_id: str, number: int) -> SimpleNamespace:
+        return SimpleNamespace(trial_id=ray_id, config={"max_steps": 600, OPTUNA_NUMBER_KEY: number})
+
+    good = {"step": 100, "comet": 0.8, "term_acc": 0.6, "len_ratio": 1.0}
+    bad = {"step": 100, "comet": 0.2, "term_acc": 0.1, "len_ratio": 1.0}
+    live = make(tmp_path / "rungs.jsonl")
+    tuner_pkl = pickle.dumps(live)
+    assert live.on_trial_result(None, trial("a1", 0), good) == "CONTINUE"
+    assert live.on_trial_result(None, trial("a2", 1), good | {"comet": 0.9, "term_acc": 0.7}) == "CONTINUE"
+    assert live.on_trial_result(None, trial("a3", 2), bad) == "STOP"
+    del live  # kill -9; Ray's snapshot predates trials 1 and 2: they run again as b2, b3
+
+    resumed = pickle.loads(tuner_pkl)
+    assert resumed.on_trial_result(None, trial("b2", 1), good | {"comet": 0.9, "term_acc": 0.7}) == "CONTINUE"
+    assert resumed.on_trial_result(None, trial("b3", 2), bad) == "STOP"
+    assert sorted(resumed.core.rungs[100]) == ["0", "1", "2"]  # one entry per Optuna trial
+    assert resumed.stop_info("b3", 2) == resumed.stop_info("a3", 2) == {"stop_cause": "pruned", "rung": 100}
+    assert resumed.stop_info("b2", 1) is None
+    assert len(read_jsonl(tmp_path / "rungs.jsonl")) == 3  # the repeated reports are not logged again
+    assert resumed.on_trial_result(None, trial("b2", 1), good | {"step": 300}) == "CONTINUE"
+    assert list(resumed.core.rungs[300]) == ["1"]
+
+
 def test_without_the_log_the_restored_scheduler_forgets(tmp_path: Path) -> None:
     """What Ray does to a scheduler without a log (the bug the log fixes): the restored one differs."""
     fed = reports(seed=1)
@@ -85,7 +114,7 @@ def test_the_recorder_still_knows_which_trials_were_pruned_after_a_restore(tmp_p
     from ray import cloudpickle  # what Tuner() writes tuner.pkl with
 
     from sweep.recording import RecordingOptunaSearch
-    from sweep.records import make_sampler, make_storage
+    from sweep.records import OPTUNA_NUMBER_KEY, make_sampler, make_storage
 
     url = f"sqlite:///{tmp_path / 'study.db'}"
     scheduler = make(tmp_path / "rungs.jsonl")
@@ -93,9 +122,8 @@ def test_the_recorder_still_knows_which_trials_were_pruned_after_a_restore(tmp_p
                                      sampler=make_sampler("random", seed=0), study_name="p", storage=make_storage(url),
                                      scheduler=scheduler)  # fmt: skip
     tuner_pkl = cloudpickle.dumps({"search_alg": searcher, "scheduler": scheduler})  # built before any trial
-    trials = [SimpleNamespace(trial_id=t, config={"max_steps": 600}) for t in ("good", "bad")]
-    for trial in trials:
-        searcher.suggest(trial.trial_id)
+    numbers = {t: searcher.suggest(t)[OPTUNA_NUMBER_KEY] for t in ("good", "bad")}
+    trials = [SimpleNamespace(trial_id=t, config={"max_steps": 600, OPTUNA_NUMBER_KEY: n}) for t, n in numbers.items()]
     searcher.save(str(tmp_path / "searcher.pkl"))  # Ray's experiment snapshot
     good = {"step": 100, "comet": 0.8, "term_acc": 0.3, "len_ratio": 1.0}
     bad = {"step": 100, "comet": 0.5, "term_acc": 0.1, "len_ratio": 1.0}
@@ -106,7 +134,7 @@ def test_the_recorder_still_knows_which_trials_were_pruned_after_a_restore(tmp_p
     state = cloudpickle.loads(tuner_pkl)  # Tuner.restore
     restored, scheduler = state["search_alg"], state["scheduler"]
     restored.restore(str(tmp_path / "searcher.pkl"))
-    assert restored._scheduler is scheduler and scheduler.stopped_trials == {"bad": 100}
+    assert restored._scheduler is scheduler and scheduler.stopped_trials == {str(numbers["bad"]): 100}
     restored.on_trial_complete("bad", bad)
     frozen = {t.user_attrs["ray_trial_id"]: t for t in optuna.load_study(study_name="p", storage=url).trials}
     assert frozen["bad"].state.name == "PRUNED" and frozen["bad"].user_attrs["stop_cause"] == "pruned"
