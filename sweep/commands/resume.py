@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", metavar="ADDR", help="Ray cluster to join; default: start a local one")
     parser.add_argument("--num-cpus", type=int, metavar="N", help="CPUs of a local Ray (default: all)")
     parser.add_argument("--num-gpus", type=int, metavar="N", help="GPUs of a local Ray (default: all)")
+    parser.add_argument("--allow-download", action="store_true",
+                        help="accept hub model ids that are not in the local Hugging Face cache (as for `mtsweep run`)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,8 +31,8 @@ def run(args: argparse.Namespace) -> int:
 
     from sweep.driver import finish_sweep, ray_session, record_stop
     from sweep.interrupt import stop_on_signals
-    from sweep.preflight import check_ray_flags
-    from sweep.results_dir import RAY_DIR, read_sweep_yaml
+    from sweep.preflight import check_ray_flags, preflight
+    from sweep.results_dir import RAY_DIR, SWEEP_YAML, read_sweep_yaml
     from trainable.errors import InputError
 
     check_ray_flags(args)
@@ -38,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = read_sweep_yaml(results_dir)
     if finished_already(cfg, results_dir):
         return 0
+    # What `mtsweep run` checked may have changed since (data moved, a model gone from the cache): the
+    # same checks, before Ray starts.
+    preflight(cfg, where=str(results_dir / SWEEP_YAML), allow_download=args.allow_download, args=args)
     experiment = results_dir / RAY_DIR
     with stop_on_signals() as stop, ray_session(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus):
         from ray import tune

@@ -141,3 +141,26 @@ def test_write_base_is_loadable(tmp_path: Path) -> None:
     write_base(tmp_path)
     assert len(load_pairs(tmp_path / "data" / "train.jsonl")) == 2
     assert len(load_glossary(tmp_path / "data" / "glossary.tsv")) == 1
+
+
+def test_resume_runs_the_same_checks_as_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str], empty_hf_cache: Path) -> None:
+    """Data moved after `mtsweep run` wrote the folder: `mtsweep resume` says so in one line (exit 2)
+    before Ray starts, and writes nothing."""
+    from sweep.config import load_sweep_config
+    from sweep.results_dir import write_sweep_yaml
+
+    case_dir = tmp_path / "case"
+    case_dir.mkdir()
+    materialize(Case("base", ()), case_dir)
+    monkeypatch.chdir(case_dir)
+    results = case_dir / "results"
+    results.mkdir()
+    write_sweep_yaml(results, load_sweep_config("sweep.yaml"))
+    (case_dir / "data" / "train.jsonl").unlink()
+    before = sorted(p.name for p in results.iterdir())
+    ray_was_imported = "ray" in sys.modules
+    assert main(["resume", str(results)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"mtsweep resume: error: {results / 'sweep.yaml'}: key 'trial.train_path'") and "\n" not in err
+    assert sorted(p.name for p in results.iterdir()) == before and _ray_untouched(ray_was_imported)
