@@ -211,7 +211,9 @@ def load_sweep(root: str | Path, objectives: Sequence[str] | None = None, *, whe
         modes = resolve_modes(objectives, cfg_modes, f"{root / 'sweep.yaml'}: objectives")
     trials_read = read_jsonl(root / "trials.jsonl")  # first: its trials' reports are all written already
     reports_read = read_jsonl(root / "reports.jsonl")
-    reports = [r for r in reports_read.records if isinstance(r.get("metrics"), dict)]
+    removed = removed_checkpoints(root)
+    reports = [r if r.get("checkpoint") not in removed else {**r, "checkpoint": None}
+               for r in reports_read.records if isinstance(r.get("metrics"), dict)]
     seen_keys = {k for r in reports for k in r["metrics"]}
     for o in objectives:
         if reports and o not in seen_keys:
@@ -239,6 +241,13 @@ def load_sweep(root: str | Path, objectives: Sequence[str] | None = None, *, whe
         partial_lines=int(trials_read.partial_last_line) + int(reports_read.partial_last_line),
         constraints=constraints,
     )
+
+
+def removed_checkpoints(root: str | Path) -> set[str]:
+    """Checkpoint folders the sweep's retention policy deleted (``retention.jsonl``, sweep/retention.py):
+    their reports stay, listed without a checkpoint."""
+    read = read_jsonl(Path(root) / "retention.jsonl")
+    return {str(r["checkpoint"]) for r in read.records if r.get("removed") == "checkpoint" and r.get("checkpoint")}
 
 
 def read_constraints(config: dict[str, Any], root: Path) -> dict[str, Any]:

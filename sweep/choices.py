@@ -21,3 +21,9 @@ TIE_BREAKS: tuple[str, ...] = get_args(TieBreak)
 WandbMode = Literal["online", "offline", "off", "auto"]
 """W&B logging modes (``sweep.wandb_logging.resolve_mode``)."""
 WANDB_MODES: tuple[str, ...] = get_args(WandbMode)
+
+RetentionName = Literal["front", "all"]
+"""Checkpoint retention (``sweep/retention.py``): ``front`` keeps each trial's newest checkpoint and those on
+its own non-dominated set (optimizer state only in the newest one of a running trial); ``all`` keeps every
+checkpoint whole."""
+RETENTIONS: tuple[str, ...] = get_args(RetentionName)

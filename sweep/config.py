@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweep.choices import WANDB_MODES, SamplerName, TieBreak, WandbMode
+from sweep.choices import WANDB_MODES, RetentionName, SamplerName, TieBreak, WandbMode
 from trainable.dataclass_config import ConfigValueError, apply_overrides, from_mapping, load_yaml, to_mapping
 from trainable.errors import InputError
 
@@ -130,6 +130,10 @@ class SweepConfig:
     """W&B logging."""
     out_dir: str | None = None
     """Results folder; None = ``sweeps/<name>``. Never overwritten: a taken name gets a ``-2`` suffix."""
+    retention: RetentionName = "front"
+    """Which checkpoints stay on disk (sweep/retention.py): ``front`` keeps each trial's newest checkpoint
+    and the ones on its own non-dominated set (same objectives and constraints as the sweep), optimizer
+    state only in a running trial's newest one; ``all`` keeps every checkpoint whole."""
 
     def __post_init__(self) -> None:
         if not self.name or "/" in self.name or self.name.startswith("."):

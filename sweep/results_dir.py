@@ -21,6 +21,10 @@ UNTOLD_JSONL = "untold.jsonl"
 RAY_DIR = "ray"
 RUNGS_JSONL = "rungs.jsonl"
 """MO-ASHA's rung log: every report recorded in a rung, with its decision (replayed on resume)."""
+RETENTION_JSONL = "retention.jsonl"
+"""Checkpoints (or their optimizer state) deleted by the retention policy (sweep/retention.py)."""
+PINS_DIR = "pins"
+"""Live pins of checkpoints that a command is reading (sweep/checkpoint_pins.py)."""
 
 
 def create_results_dir(requested: str | Path) -> tuple[Path, str | None]:

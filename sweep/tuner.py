@@ -112,6 +112,10 @@ def build_tuner(cfg: SweepConfig, results_dir: Path, *, live_every_s: float = 10
         LiveView(list(cfg.objectives), every_s=live_every_s, total=cfg.num_trials, scheduler=scheduler),
         *footprint_callbacks(),
     ]
+    if cfg.retention == "front":  # sweep/retention.py: keep each trial's own front and newest checkpoint
+        from sweep.retention_callback import RetentionCallback
+
+        callbacks.append(RetentionCallback(results_dir, list(cfg.objectives), cfg.modes, cfg.constraints))
     if cfg.wandb.mode != "off":  # W&B dashboards (issue "Cluster and tracking")
         from sweep.wandb_logging import WandbTrialLogger
 

@@ -14,5 +14,6 @@ COMMANDS: dict[str, str] = {
     "pareto": "pareto",
     "baseline": "baseline",
     "finalize": "finalize",
+    "export": "export",
     "make-tiny-model": "make_tiny_model",
 }

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from analysis.loading import load_sweep
     from analysis.pareto_outputs import unique_out_dir
     from analysis.s0_table import Member, write_s0_vs_s1
+    from sweep.checkpoint_pins import pin_checkpoints
     from sweep.commands.baseline import evaluate, is_synthetic, resolve_sweep
     from trainable.errors import InputError
 
@@ -47,10 +48,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"mtsweep finalize: S0 (base model, no adapter) on {args.split} ...", flush=True)
         s0, s0_source = evaluate(cfg, {}, None, args.split, samples=args.samples), "evaluated now"
     evaluated = []
-    for i, p in enumerate(members, start=1):
-        print(f"mtsweep finalize: [{i}/{len(members)}] {p.label} on {args.split} ...", flush=True)
-        metrics = evaluate(cfg, p.params, p.checkpoint, args.split, samples=args.samples, step=p.step)
-        evaluated.append(Member(p.label, metrics, p.params, p.checkpoint))
+    with pin_checkpoints(args.dir, [str(p.checkpoint) for p in members]):  # a running sweep's retention waits
+        gone = [p for p in members if not Path(str(p.checkpoint)).is_dir()]
+        for p in gone:  # deleted by the retention of a running sweep since it was read (dominated meanwhile)
+            print(f"note: {p.label}: checkpoint {p.checkpoint} is gone (dominated since); not evaluated")
+        members = [p for p in members if p not in gone]
+        for i, p in enumerate(members, start=1):
+            print(f"mtsweep finalize: [{i}/{len(members)}] {p.label} on {args.split} ...", flush=True)
+            metrics = evaluate(cfg, p.params, p.checkpoint, args.split, samples=args.samples, step=p.step)
+            evaluated.append(Member(p.label, metrics, p.params, p.checkpoint))
+    if not evaluated:
+        raise InputError(str(args.dir), "no front member's checkpoint is left to evaluate")
     out_dir = unique_out_dir(args.dir / "final")
     title = (f"S0 vs S1 on {args.split}: S0 (base model) vs the Pareto front members "
              f"({', '.join(results.objectives)}; {args.level} level)")

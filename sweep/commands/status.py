@@ -1,4 +1,5 @@
-"""`mtsweep status DIR`: the trial table of a running or finished sweep (study + results files)."""
+"""`mtsweep status DIR`: the trial table of a running or finished sweep (study + results files), and the
+disk its results folder and checkpoints use."""
 
 from __future__ import annotations
 
@@ -66,4 +67,7 @@ def run(args: argparse.Namespace) -> int:
           + f"; constraints: {describe(cfg.constraints)}")
     if rows:
         print(format_table(headers, rows))
+    from sweep.disk_usage import disk_usage
+
+    print(disk_usage(results_dir).describe() + f"; retention: {cfg.retention}")
     return 0

@@ -6,7 +6,7 @@ import typing
 
 import pytest
 
-from sweep.choices import SAMPLERS, TIE_BREAKS, WANDB_MODES
+from sweep.choices import RETENTIONS, SAMPLERS, TIE_BREAKS, WANDB_MODES
 from sweep.config import SchedulerConfig, SweepConfig, WandbConfig
 
 
@@ -14,6 +14,7 @@ def test_config_fields_use_the_one_definition() -> None:
     hints = {**typing.get_type_hints(SweepConfig), **typing.get_type_hints(SchedulerConfig)}
     assert typing.get_args(hints["sampler"]) == SAMPLERS
     assert typing.get_args(hints["tie_break"]) == TIE_BREAKS
+    assert typing.get_args(hints["retention"]) == RETENTIONS
     assert set(WANDB_MODES) <= set(typing.get_args(typing.get_args(typing.get_type_hints(WandbConfig)["mode"])[0]))
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import optuna
 import pytest
 
+from analysis.loading import removed_checkpoints
 from sweep.cli import main
 from sweep.records import make_sampler, read_jsonl
 
@@ -75,7 +76,8 @@ def test_run_synthetic_end_to_end(tmp_path: Path, local_ray: None, capsys: pytes
             assert list(record["values"].values()) == t.values
     reports = read_jsonl(out / "reports.jsonl")
     assert {r["optuna_number"] for r in reports} == set(range(8))
-    assert all(Path(r["checkpoint"]).is_dir() for r in reports if r["checkpoint"])
+    removed = removed_checkpoints(out)  # retention: front deleted the dominated ones, and logged each
+    assert all(Path(r["checkpoint"]).is_dir() != (r["checkpoint"] in removed) for r in reports if r["checkpoint"])
     assert any(r["checkpoint"] for r in reports)
 
     # The same --out again: a new folder, the first one untouched.
@@ -90,6 +92,7 @@ def test_run_synthetic_end_to_end(tmp_path: Path, local_ray: None, capsys: pytes
     assert main(["status", str(out)]) == 0
     table = capsys.readouterr().out
     assert "8/8 trials" in table and "comet (max), term_acc (max)" in table
+    assert "disk: results folder" in table and "retention: front" in table
 
 
 @pytest.mark.integration

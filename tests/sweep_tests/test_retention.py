@@ -1,0 +1,122 @@
+"""Checkpoint retention (sweep/retention.py): the plan per trial, the snapshot and pin guards, the log
+that the analysis reads. Real folders on disk; Ray's snapshot is a real ``experiment_state-*.json`` file."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from analysis.loading import removed_checkpoints
+from sweep.checkpoint_pins import pin_checkpoints, pinned_paths
+from sweep.retention import OPTIM_FILE, Entry, Retention, TrialCheckpoints, own_front, plan
+
+MODES = ["max", "max"]
+
+
+def _entry(values: tuple[float | None, ...], feasible: bool = True) -> Entry:
+    return Entry(path=f"/x/{values}", step=None, values=values, feasible=feasible)
+
+
+def test_own_front_is_the_non_dominated_set_with_feasible_first() -> None:
+    entries = [_entry((0.1, 0.1)), _entry((0.3, 0.1)), _entry((0.2, 0.4)), _entry((0.25, 0.2)), _entry((None, 0.9))]
+    assert own_front(entries, MODES) == {1, 2, 3}
+    entries[2] = _entry((0.9, 0.9), feasible=False)  # infeasible points never beat feasible ones
+    assert own_front(entries, MODES) == {1, 3}
+    all_bad = [_entry((0.1, 0.2), False), _entry((0.2, 0.1), False), _entry((0.05, 0.05), False)]
+    assert own_front(all_bad, MODES) == {0, 1}  # without a feasible one: the front of all of them
+
+
+def test_plan_keeps_newest_whole_and_front_adapters() -> None:
+    trial = TrialCheckpoints([_entry((0.1, 0.1)), _entry((0.3, 0.3)), _entry((0.2, 0.2))])
+    drop, strip = plan(trial, MODES)
+    assert drop == [0]  # dominated by step 1
+    assert strip == [1]  # on the front, but not the newest: its optimizer state goes
+    trial.finished = True
+    assert plan(trial, MODES) == ([0], [1, 2])  # a finished trial never resumes
+
+
+def _checkpoint(root: Path, name: str) -> str:
+    folder = root / "ray" / "trial_a" / name
+    (folder / "adapter").mkdir(parents=True)
+    (folder / "adapter" / "adapter_model.safetensors").write_bytes(b"a" * 1000)
+    (folder / OPTIM_FILE).write_bytes(b"o" * 2000)
+    (folder / "trainer_state.json").write_text("{}")
+    return str(folder.resolve())
+
+
+def _snapshot(root: Path, n: int) -> None:
+    path = root / "ray" / "experiment_state-2026.json"
+    path.write_text(json.dumps({"n": n}))
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + n * 1_000_000))
+
+
+def test_retention_waits_for_a_snapshot_respects_pins_and_logs(tmp_path: Path) -> None:
+    root = tmp_path
+    ret = Retention(root, ["comet", "term_acc"], MODES, {"len_ratio": [0.7, 1.5]})
+    key = ("optuna", 0)
+    c0, c1, c2, c3 = (_checkpoint(root, f"checkpoint_00000{i}") for i in range(4))
+    ok = {"len_ratio": 1.0}
+    _snapshot(root, 1)
+    ret.add(key, c0, {"step": 5, "comet": 0.1, "term_acc": 0.1, **ok})
+    ret.add(key, c1, {"step": 10, "comet": 0.3, "term_acc": 0.3, **ok})
+    assert ret.apply() == []  # c0 was the resume point at the last snapshot: untouched until the next one
+    _snapshot(root, 2)
+    done = ret.apply()
+    assert [(Path(r["checkpoint"]).name, r["removed"]) for r in done] == [("checkpoint_000000", "checkpoint")]
+    assert not Path(c0).exists() and (Path(c1) / OPTIM_FILE).exists()
+    assert done[0]["bytes"] == 3002 and done[0]["optuna_number"] == 0 and done[0]["step"] == 5
+
+    with pin_checkpoints(root, [c1]):
+        assert pinned_paths(root) == {c1}
+        ret.add(key, c2, {"step": 15, "comet": 0.9, "term_acc": 0.9, **ok})  # dominates c1
+        ret.add(key, c3, {"step": 20, "comet": 2.0, "term_acc": 2.0, "len_ratio": 3.0})  # infeasible: not c2's rival
+        _snapshot(root, 3)
+        done = ret.apply()
+        assert Path(c1).exists()  # pinned (an export reading it)
+        assert [(Path(r["checkpoint"]).name, r["removed"]) for r in done] == [("checkpoint_000002", "optimizer_state")]
+    assert pinned_paths(root) == set()
+    removed = [Path(r["checkpoint"]).name for r in ret.apply()]
+    assert removed == ["checkpoint_000001"]
+    assert (Path(c2) / "adapter").is_dir() and not (Path(c2) / OPTIM_FILE).exists()
+    assert (Path(c3) / OPTIM_FILE).exists()  # the newest of a running trial stays whole
+    ret.finish(key)
+    assert ret.apply() == []
+    _snapshot(root, 4)
+    assert [r["removed"] for r in ret.apply()] == ["optimizer_state"]
+    assert (Path(c3) / "adapter").is_dir()  # newest: its adapter stays
+
+    # The log is what a resumed driver and the analysis read.
+    assert removed_checkpoints(root) == {c0, c1}
+    fresh = Retention(root, ["comet", "term_acc"], MODES, {"len_ratio": [0.7, 1.5]})
+    assert fresh.apply() == []  # no reports.jsonl: nothing known, nothing touched
+
+
+def test_dead_pins_do_not_count(tmp_path: Path) -> None:
+    folder = tmp_path / "pins"
+    folder.mkdir()
+    import socket
+
+    (folder / "gone.json").write_text(json.dumps({"paths": ["/a"], "host": socket.gethostname(), "pid": 2**22 + 7,
+                                                  "time": time.time()}))
+    (folder / "other-host.json").write_text(json.dumps({"paths": ["/b"], "host": "elsewhere", "pid": 1,
+                                                        "time": time.time()}))
+    (folder / "old.json").write_text(json.dumps({"paths": ["/c"], "host": "elsewhere", "pid": 1, "time": 0}))
+    (folder / "half.json").write_text('{"paths": ["/d"')
+    assert pinned_paths(tmp_path) == {"/b"}
+
+
+def test_retention_key_is_checked_up_front(tmp_path: Path) -> None:
+    import pytest
+
+    from sweep.choices import RETENTIONS
+    from sweep.config import load_sweep_config
+    from trainable.errors import InputError
+
+    cfg = Path(__file__).resolve().parents[2] / "sweep" / "configs" / "synthetic.yaml"
+    for name in RETENTIONS:
+        assert load_sweep_config(cfg, [f"retention={name}"]).retention == name
+    with pytest.raises(InputError) as err:
+        load_sweep_config(cfg, ["retention=newest"])
+    assert "retention" in str(err.value) and "front" in str(err.value) and "\n" not in str(err.value)
