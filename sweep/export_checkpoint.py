@@ -40,10 +40,10 @@ def select_checkpoint(results_dir: Path, *, trial: int | None, step: int | None,
     from analysis.front import pareto_front
     from analysis.loading import load_sweep, removed_checkpoints
 
-    if (trial is None) == (front_member is None):
-        raise InputError("--trial", "give exactly one of --trial N or --front-member K")
     if step is not None and trial is None:
         raise InputError("--step", "only goes with --trial N")
+    if (trial is None) == (front_member is None):
+        raise InputError("--trial", "give exactly one of --trial N or --front-member K")
     if level not in LEVELS:
         raise InputError("--level", f"must be one of {', '.join(LEVELS)}, got {level!r}")
     if not (results_dir / "sweep.yaml").is_file():
