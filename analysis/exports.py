@@ -1,7 +1,8 @@
 """Front tables: pareto.csv / .md / .tex / .json (front members) and trials.csv (the rest), plus readers.
 
 One row per point: trial id, step, the objectives, bleu_char, chrf_pp, len_ratio, diverged flag, state,
-stop cause, the feasibility constraints it fails (``infeasible``; empty when feasible), rank, every hyperparameter (``param.<name>``) and the checkpoint path. CSV and JSON keep full
+stop cause, the feasibility constraints it fails (``infeasible``; empty when feasible), rank, every
+hyperparameter (``param.<name>``) and the checkpoint path, relative to the results folder. CSV and JSON keep full
 precision; Markdown and LaTeX round for reading (:func:`format_cell`), and their readers parse the
 rounded cells back (:func:`display_rows` gives what they must equal).
 """
@@ -32,8 +33,27 @@ def columns(front: ParetoFront, points: Sequence[Point]) -> list[str]:
     return [*cols, *(PARAM_PREFIX + k for k in params), "checkpoint"]
 
 
-def point_row(front: ParetoFront, point: Point, cols: Sequence[str], rank: int | None) -> dict[str, Any]:
-    """One table row for ``point``."""
+def relative_checkpoint(path: str | None, root: Path | None) -> str | None:
+    """``path`` relative to the results folder ``root`` (``ray/<trial>/checkpoint_000001``): inside it, or,
+    for a folder copied from elsewhere, from the Ray experiment folder ``ray/`` on; else unchanged."""
+    if not path or root is None:
+        return path
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path(root).resolve()))
+    except ValueError:
+        pass
+    parts = p.parts
+    if "ray" in parts[:-1]:
+        last = len(parts) - 1 - parts[::-1].index("ray")
+        return str(Path(*parts[last:]))
+    return path
+
+
+def point_row(
+    front: ParetoFront, point: Point, cols: Sequence[str], rank: int | None, root: Path | None = None
+) -> dict[str, Any]:
+    """One table row for ``point``; ``root``: the results folder the checkpoint path is shown relative to."""
     row: dict[str, Any] = {}
     for c in cols:
         if c == "trial_id":
@@ -55,23 +75,23 @@ def point_row(front: ParetoFront, point: Point, cols: Sequence[str], rank: int |
         elif c == "rank":
             row[c] = rank
         elif c == "checkpoint":
-            row[c] = point.checkpoint
+            row[c] = relative_checkpoint(point.checkpoint, root)
         else:
             row[c] = point.params.get(c.removeprefix(PARAM_PREFIX))
     return row
 
 
-def front_rows(front: ParetoFront) -> list[dict[str, Any]]:
-    """Rows of the front members, best first in the first objective."""
+def front_rows(front: ParetoFront, root: Path | None = None) -> list[dict[str, Any]]:
+    """Rows of the front members, best first in the first objective (checkpoints relative to ``root``)."""
     cols = columns(front, front.points)
-    return [point_row(front, p, cols, 0) for p in front.front]
+    return [point_row(front, p, cols, 0, root) for p in front.front]
 
 
-def other_rows(front: ParetoFront) -> list[dict[str, Any]]:
+def other_rows(front: ParetoFront, root: Path | None = None) -> list[dict[str, Any]]:
     """Rows of the dominated points (by rank), then the infeasible and the excluded ones (rank empty)."""
     cols = columns(front, [*front.points, *front.infeasible, *front.excluded])
-    rows = [point_row(front, p, cols, front.rank_of(p)) for p in front.dominated]
-    return rows + [point_row(front, p, cols, None) for p in [*front.infeasible, *front.excluded]]
+    rows = [point_row(front, p, cols, front.rank_of(p), root) for p in front.dominated]
+    return rows + [point_row(front, p, cols, None, root) for p in [*front.infeasible, *front.excluded]]
 
 
 # ---- cell formatting / parsing -------------------------------------------------------------------
@@ -189,11 +209,14 @@ def summary_dict(front: ParetoFront, hv: HypervolumeReport | None) -> dict[str, 
     return out
 
 
-def write_exports(front: ParetoFront, out_dir: Path, hv: HypervolumeReport | None = None) -> list[Path]:
-    """Write pareto.csv/.md/.tex/.json and trials.csv into ``out_dir``; returns the paths."""
+def write_exports(
+    front: ParetoFront, out_dir: Path, hv: HypervolumeReport | None = None, *, root: Path | None = None
+) -> list[Path]:
+    """Write pareto.csv/.md/.tex/.json and trials.csv into ``out_dir``; returns the paths. ``root``: the
+    results folder; checkpoint paths are written relative to it (pareto.json names it as ``results_dir``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     cols = columns(front, [*front.points, *front.infeasible, *front.excluded])
-    rows = [point_row(front, p, cols, 0) for p in front.front]
+    rows = [point_row(front, p, cols, 0, root) for p in front.front]
     summary = summary_dict(front, hv)
     what = "trials (final results)" if front.level == "trial" else "checkpoints (every eval)"
     ref = f"; hypervolume {hv.value:.6g}, {hv.reference.describe(front.objectives)}" if hv else ""
@@ -206,8 +229,9 @@ def write_exports(front: ParetoFront, out_dir: Path, hv: HypervolumeReport | Non
     tex = out_dir / "pareto.tex"
     tex.write_text(latex_table(rows, cols, caption), encoding="utf-8")
     js = out_dir / "pareto.json"
-    js.write_text(json.dumps({**summary, "columns": cols, "rows": rows}, indent=2), encoding="utf-8")
-    paths += [md, tex, js, write_csv(out_dir / "trials.csv", other_rows(front), cols)]
+    where = {"results_dir": str(Path(root).resolve())} if root is not None else {}
+    js.write_text(json.dumps({**summary, **where, "columns": cols, "rows": rows}, indent=2), encoding="utf-8")
+    paths += [md, tex, js, write_csv(out_dir / "trials.csv", other_rows(front, root), cols)]
     return paths
 
 

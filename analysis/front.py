@@ -2,21 +2,20 @@
 
 Pure computation (numpy only, no plotting): :func:`pareto_front` takes :class:`Point`s (one per trial, or one
 per eval checkpoint) and returns a :class:`ParetoFront` that exports and renderers read. A point that fails a
-feasibility constraint (``Point.failed_constraints``, trainable/constraints.py) is never ranked: it is kept in
+feasibility constraint (``Point.failed_constraints``, trainable/base/constraints.py) is never ranked: it is kept in
 ``ParetoFront.infeasible`` so tables list it with the constraint it failed and plots draw it apart.
-A point dominates another when it is at least as good in every objective and strictly better in one
-(``max`` objectives: larger is better; ``min``: smaller). Points with a missing/NaN objective are left
+Dominance and ranking are the base's (``trainable/base/pareto.py``). Points with a missing/NaN objective are left
 out of the sorting and kept in ``ParetoFront.excluded`` so callers can count them.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Mode = Literal["max", "min"]
+from trainable.base.finite import is_finite_number
+from trainable.base.pareto import Mode, nondominated_ranks
 
 
 @dataclass(frozen=True)
@@ -86,82 +85,6 @@ class ParetoFront:
     def rank_of(self, point: Point) -> int:
         """Non-domination rank of one of ``points``."""
         return self.ranks[self.points.index(point)]
-
-
-def is_finite_number(value: Any) -> bool:
-    """True for an int/float that is neither NaN nor infinite (bools are not numbers here)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def dominates(a: Sequence[float], b: Sequence[float], modes: Sequence[Mode]) -> bool:
-    """True when ``a`` Pareto-dominates ``b`` under ``modes``."""
-    better = False
-    for x, y, mode in zip(a, b, modes, strict=True):
-        if mode == "min":
-            x, y = -x, -y
-        if x < y:
-            return False
-        if x > y:
-            better = True
-    return better
-
-
-def iter_fronts(vectors: Sequence[Sequence[float]], modes: Sequence[Mode]) -> Iterator[list[int]]:
-    """Indices of ``vectors`` front by front, best first (front 0 = the Pareto front), each in ascending
-    order; lazy: a caller that needs only the first fronts stops early. Equal vectors share a front.
-
-    Sorts the distinct vectors lexicographically once (a vector can then only be dominated by one
-    before it) and peels one front per step with numpy: O(n) per front for 2 objectives (running
-    minimum of the second), O(n * front size) for more.
-    """
-    import numpy as np
-
-    n = len(vectors)
-    if n == 0:
-        return
-    signs = np.array([-1.0 if m == "max" else 1.0 for m in modes])
-    v = np.asarray(vectors, dtype=float).reshape(n, len(modes)) * signs  # all "smaller is better"
-    unique, inverse = np.unique(v, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    remaining = np.arange(len(unique))
-    while remaining.size:
-        on_front = _front_mask(unique[remaining])
-        members = np.isin(inverse, remaining[on_front])
-        yield [int(i) for i in np.flatnonzero(members)]
-        remaining = remaining[~on_front]
-
-
-def _front_mask(lexsorted: Any) -> Any:
-    """Which rows of distinct, lexicographically sorted minimisation vectors no other row dominates."""
-    import numpy as np
-
-    rows, k = lexsorted.shape
-    if k == 1:
-        mask = np.zeros(rows, dtype=bool)
-        mask[0] = True
-        return mask
-    if k == 2:  # on the front iff its second value beats every earlier row's
-        running_min = np.minimum.accumulate(lexsorted[:, 1])
-        mask = np.ones(rows, dtype=bool)
-        mask[1:] = lexsorted[1:, 1] < running_min[:-1]
-        return mask
-    mask = np.zeros(rows, dtype=bool)
-    candidates = np.arange(rows)
-    rest = lexsorted[:, 1:]  # the first column is sorted: an earlier row is never worse there
-    while candidates.size:
-        top = candidates[0]  # no earlier candidate dominates it
-        mask[top] = True
-        candidates = candidates[np.any(rest[candidates] < rest[top], axis=1)]
-    return mask
-
-
-def nondominated_ranks(vectors: Sequence[Sequence[float]], modes: Sequence[Mode]) -> list[int]:
-    """Non-domination rank of each vector (0 = Pareto front): :func:`iter_fronts` to the end."""
-    ranks = [0] * len(vectors)
-    for rank, front in enumerate(iter_fronts(vectors, modes)):
-        for i in front:
-            ranks[i] = rank
-    return ranks
 
 
 def pareto_front(

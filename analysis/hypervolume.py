@@ -1,4 +1,4 @@
-"""Exact hypervolume (2-D and 3-D, ``max`` or ``min`` per objective) and its history over a sweep.
+"""Hypervolume of a sweep and its history (the exact computation is ``trainable/base/pareto.py``).
 
 The reference point is the S0 baseline (``baseline.json``) when it has every objective, else the worst
 observed value of each objective; :class:`Reference` says which. Only the part of the objective space
@@ -7,11 +7,13 @@ that is strictly better than the reference counts, so a sweep that never beats S
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.front import Mode, Point, dominates, is_finite_number
+from analysis.front import Point
+from trainable.base.finite import is_finite_number
+from trainable.base.pareto import Mode, add_nondominated, hypervolume
 
 
 @dataclass(frozen=True)
@@ -45,43 +47,6 @@ class HypervolumeReport:
     """(cumulative optimizer steps over all trials, hypervolume of every checkpoint seen so far)."""
 
 
-def _to_minimization(vectors: Iterable[Sequence[float]], ref: Sequence[float], modes: Sequence[Mode]):
-    """Flip ``max`` objectives so smaller is better; keep only points strictly better than ``ref``."""
-    signs = [-1.0 if m == "max" else 1.0 for m in modes]
-    r = [s * x for s, x in zip(signs, ref, strict=True)]
-    pts = [[s * x for s, x in zip(signs, v, strict=True)] for v in vectors]
-    return [p for p in pts if all(a < b for a, b in zip(p, r, strict=True))], r
-
-
-def _hv2d(pts: list[list[float]], r: Sequence[float]) -> float:
-    area, best_y = 0.0, r[1]
-    for x, y in sorted((p[0], p[1]) for p in pts):
-        if y < best_y:
-            area += (r[0] - x) * (best_y - y)
-            best_y = y
-    return area
-
-
-def hypervolume(vectors: Sequence[Sequence[float]], reference: Sequence[float], modes: Sequence[Mode]) -> float:
-    """Exact hypervolume dominated by ``vectors`` and bounded by ``reference`` (1-3 objectives)."""
-    pts, r = _to_minimization(vectors, reference, modes)
-    if not pts:
-        return 0.0
-    if len(r) == 1:
-        return r[0] - min(p[0] for p in pts)
-    if len(r) == 2:
-        return _hv2d(pts, r)
-    if len(r) == 3:
-        pts.sort(key=lambda p: p[2])
-        volume = 0.0
-        for i, p in enumerate(pts):
-            z_next = pts[i + 1][2] if i + 1 < len(pts) else r[2]
-            if z_next > p[2]:
-                volume += _hv2d(pts[: i + 1], r[:2]) * (z_next - p[2])
-        return volume
-    raise ValueError(f"hypervolume supports 1-3 objectives, got {len(r)}")
-
-
 def choose_reference(
     objectives: Sequence[str],
     modes: Sequence[Mode],
@@ -109,14 +74,6 @@ def _vec(p: Point, objectives: Sequence[str]) -> list[float] | None:
     return [float(v) for v in vals] if all(is_finite_number(v) for v in vals) else None  # type: ignore[arg-type]
 
 
-def _add_nondominated(front: list[list[float]], v: list[float], modes: Sequence[Mode]) -> None:
-    """Add ``v`` to the non-dominated set ``front`` in place (keeps history computations small)."""
-    if any(dominates(f, v, modes) or f == v for f in front):
-        return
-    front[:] = [f for f in front if not dominates(v, f, modes)]
-    front.append(v)
-
-
 def hypervolume_report(
     objectives: Sequence[str],
     modes: Sequence[Mode],
@@ -138,7 +95,7 @@ def hypervolume_report(
     for i, p in enumerate(trial_points, start=1):
         v = _vec(p, objectives)
         if v is not None:
-            _add_nondominated(seen, v, modes)
+            add_nondominated(seen, v, modes)
         by_trial.append((i, p.trial_id, hypervolume(seen, ref.values, modes)))
     by_steps = []
     last_step: dict[str, int] = {}
@@ -149,7 +106,7 @@ def hypervolume_report(
         last_step[p.trial_id] = max(step, last_step.get(p.trial_id, 0))
         v = _vec(p, objectives)
         if v is not None:
-            _add_nondominated(seen_ck, v, modes)
+            add_nondominated(seen_ck, v, modes)
         by_steps.append((total, hypervolume(seen_ck, ref.values, modes)))
     value = hypervolume(seen, ref.values, modes)
     return HypervolumeReport(objectives, modes, ref, value, by_trial, by_steps)

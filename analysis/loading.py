@@ -10,28 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.front import Mode, Point, is_finite_number
-from trainable.errors import InputError
-from trainable.metrics import TABLE_METRICS
+from analysis.front import Point
+from trainable.base.errors import InputError
+from trainable.base.finite import finite_or_none, is_finite_number
+from trainable.base.jsonl import read_jsonl
+from trainable.base.metric_names import DEFAULT_OBJECTIVES, TABLE_METRICS, objective_modes
+from trainable.base.pareto import Mode
+from trainable.base.report_keys import REPEATS_STEP
+from trainable.base.yaml_config import load_yaml
 
-DEFAULT_OBJECTIVES: tuple[str, ...] = ("comet", "term_acc")
 EXTRA_METRICS: tuple[str, ...] = TABLE_METRICS
-"""Metrics exported next to the objectives for every front member (``trainable.metrics.TABLE_METRICS``)."""
-
-
-@dataclass
-class JsonlRead:
-    """Records of one JSONL file plus what was skipped."""
-
-    records: list[dict[str, Any]]
-    partial_last_line: bool = False
-    """True when the last line was incomplete (a writer was appending) and was skipped."""
+"""Metrics exported next to the objectives for every front member (``trainable.base.metric_names``)."""
 
 
 @dataclass
@@ -67,37 +61,6 @@ class SweepResults:
         return str(name) if name else None
 
 
-def read_jsonl(path: Path) -> JsonlRead:
-    """Parse a JSONL file read in one go; a partial last line is skipped, a bad inner line is an error."""
-    if not path.exists():
-        return JsonlRead([])
-    text = path.read_bytes().decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    complete, tail = lines[:-1], lines[-1]  # tail: text after the last newline ("" when none)
-    records: list[dict[str, Any]] = []
-    for lineno, line in enumerate(complete, start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{path}:{lineno}", f"not valid JSON ({err.msg})") from None
-        if not isinstance(rec, dict):
-            raise InputError(f"{path}:{lineno}", "expected a JSON object per line")
-        records.append(rec)
-    partial = False
-    if tail.strip():
-        try:
-            rec = json.loads(tail)
-            if isinstance(rec, dict):
-                records.append(rec)
-            else:
-                partial = True
-        except json.JSONDecodeError:
-            partial = True
-    return JsonlRead(records, partial)
-
-
 def read_baseline(root: Path) -> dict[str, Any] | None:
     """``root/baseline.json`` (S0: {"split", "model", "metrics"}) or None when absent."""
     path = Path(root) / "baseline.json"
@@ -113,75 +76,27 @@ def read_baseline(root: Path) -> dict[str, Any] | None:
 
 
 def read_sweep_yaml(root: Path) -> dict[str, Any]:
-    """``root/sweep.yaml`` as a dict ({} when absent)."""
+    """``root/sweep.yaml`` as a mapping ({} when absent)."""
     path = Path(root) / "sweep.yaml"
-    if not path.exists():
-        return {}
-    import yaml
+    return load_yaml(path) if path.exists() else {}
 
+
+def objectives_from_config(config: dict[str, Any]) -> tuple[str, ...]:
+    """The objective names of a resolved sweep.yaml (``SweepConfig.objectives``; the defaults without one)."""
+    objectives = config.get("objectives")
+    return tuple(str(o) for o in objectives) if isinstance(objectives, list) else DEFAULT_OBJECTIVES
+
+
+def resolve_modes(objectives: Sequence[str], where: str) -> tuple[Mode, ...]:
+    """The direction of each objective (2 or 3 known metric names), or an InputError naming ``where``."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise InputError(where, "not valid YAML") from None
-    return data if isinstance(data, dict) else {}
-
-
-def objectives_from_config(config: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
-    """Objective names (and modes, when the config names them) from a resolved sweep.yaml."""
-    objs = config.get("objectives")
-    modes = config.get("modes")
-    if objs is None:
-        for section in ("search", "tune", "optuna"):
-            sub = config.get(section)
-            if isinstance(sub, dict) and sub.get("objectives") is not None:
-                objs, modes = sub.get("objectives"), sub.get("modes", modes)
-                break
-    if objs is None:
-        return DEFAULT_OBJECTIVES, None
-    if isinstance(objs, dict):  # {comet: max, term_acc: max}
-        return tuple(objs), tuple(str(m) for m in objs.values())
-    names, found_modes = [], []
-    for item in objs:
-        if isinstance(item, dict):  # [{name: comet, mode: max}]
-            names.append(str(item.get("name") or item.get("metric")))
-            found_modes.append(item.get("mode"))
-        else:
-            names.append(str(item))
-            found_modes.append(None)
-    if modes is None and all(found_modes):
-        modes = found_modes
-    return tuple(names), tuple(str(m) for m in modes) if modes else None
-
-
-def resolve_modes(objectives: Sequence[str], modes: Sequence[str] | None, where: str) -> tuple[Mode, ...]:
-    """Modes for ``objectives``: the given ones, else trainable.metrics.METRIC_DIRECTIONS."""
-    from trainable.metrics import METRIC_DIRECTIONS
-
-    if not 2 <= len(objectives) <= 3:
-        raise InputError(where, f"need 2 or 3 objectives, got {len(objectives)}: {','.join(objectives)}")
-    if len(set(objectives)) != len(objectives):
-        raise InputError(where, f"objectives repeat a name: {','.join(objectives)}")
-    out: list[Mode] = []
-    for i, name in enumerate(objectives):
-        mode = modes[i] if modes else METRIC_DIRECTIONS.get(name)
-        if mode not in ("max", "min"):
-            known = ", ".join(sorted(METRIC_DIRECTIONS))
-            raise InputError(where, f"unknown objective '{name}' (known: {known})")
-        out.append(mode)  # type: ignore[arg-type]
-    return tuple(out)
-
-
-def _clean(value: Any) -> Any:
-    """Non-finite floats become None (reports never carry NaN, but a hand-edited file might)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+        return objective_modes(objectives)
+    except ValueError as err:
+        raise InputError(where, str(err)) from None
 
 
 def _values(metrics: dict[str, Any], objectives: Sequence[str]) -> dict[str, float | None]:
-    return {o: (float(v) if is_finite_number(v := _clean(metrics.get(o))) else None) for o in objectives}
+    return {o: finite_or_none(metrics.get(o)) for o in objectives}
 
 
 def _good(values: dict[str, float | None]) -> bool:
@@ -201,18 +116,16 @@ def load_sweep(root: str | Path, objectives: Sequence[str] | None = None, *, whe
     if not (root / "reports.jsonl").exists() and not (root / "trials.jsonl").exists():
         raise InputError(str(root), "not a sweep results directory (no reports.jsonl or trials.jsonl)")
     config = read_sweep_yaml(root)
-    cfg_objectives, cfg_modes = objectives_from_config(config)
     if objectives:
         objectives = tuple(objectives)
-        mode_map = dict(zip(cfg_objectives, cfg_modes, strict=True)) if cfg_modes else {}
-        modes = resolve_modes(objectives, [mode_map[o] for o in objectives] if all(o in mode_map for o in objectives) else None, where)
+        modes = resolve_modes(objectives, where)
     else:
-        objectives = cfg_objectives
-        modes = resolve_modes(objectives, cfg_modes, f"{root / 'sweep.yaml'}: objectives")
-    trials_read = read_jsonl(root / "trials.jsonl")  # first: its trials' reports are all written already
-    reports_read = read_jsonl(root / "reports.jsonl")
+        objectives = objectives_from_config(config)
+        modes = resolve_modes(objectives, f"{root / 'sweep.yaml'}: key 'objectives'")
+    trials_read = read_jsonl(root / "trials.jsonl", strict=True)  # first: its trials' reports are all written already
+    reports_read = read_jsonl(root / "reports.jsonl", strict=True)
     removed = removed_checkpoints(root)
-    reports = [r if r.get("checkpoint") not in removed else {**r, "checkpoint": None}
+    reports = [{**r, "checkpoint": None if r.get("checkpoint") in removed else local_checkpoint(r.get("checkpoint"), root)}
                for r in reports_read.records if isinstance(r.get("metrics"), dict)]
     seen_keys = {k for r in reports for k in r["metrics"]}
     for o in objectives:
@@ -225,7 +138,7 @@ def load_sweep(root: str | Path, objectives: Sequence[str] | None = None, *, whe
     by_trial: dict[str, list[dict[str, Any]]] = {}
     for r in reports:
         by_trial.setdefault(str(r.get("trial_id")), []).append(r)
-    checkpoint_points = _judged(_checkpoint_points(reports, trial_records, objectives), constraints)
+    checkpoint_points = _judged(_checkpoint_points(reports, by_trial, trial_records, objectives), constraints)
     order = list(trial_records) + [t for t in by_trial if t not in trial_records]
     trial_points = _judged([_trial_point(t, by_trial.get(t, []), trial_records.get(t), objectives) for t in order],
                            constraints)
@@ -252,7 +165,7 @@ def removed_checkpoints(root: str | Path) -> set[str]:
 
 def read_constraints(config: dict[str, Any], root: Path) -> dict[str, Any]:
     """The active constraints of a resolved sweep.yaml ({} when it has none: a sweep from before them)."""
-    from trainable.constraints import ConstraintError, active, parse_constraints
+    from trainable.base.constraints import ConstraintError, active, parse_constraints
 
     if "constraints" not in config:
         return {}
@@ -266,7 +179,7 @@ def _judged(points: list[Point], constraints: dict[str, Any]) -> list[Point]:
     """``points`` with ``failed_constraints`` set from each point's own report metrics."""
     if not constraints:
         return points
-    from trainable.constraints import failed
+    from trainable.base.constraints import failed
 
     return [dataclasses.replace(p, failed_constraints=tuple(failed(constraints, p.metrics))) if _good(p.values) else p
             for p in points]
@@ -286,10 +199,44 @@ def _params(reports: list[dict[str, Any]], record: dict[str, Any] | None) -> dic
     return {k: v for k, v in found.items() if not str(k).startswith("_")}
 
 
+def local_checkpoint(path: str | None, root: Path) -> str | None:
+    """The checkpoint folder as seen from here: the recorded path, or, in a results folder copied from
+    elsewhere (the recorded path is not here), the same ``ray/...`` path under ``root``."""
+    if not path or Path(path).exists():
+        return path
+    parts = Path(path).parts
+    if "ray" not in parts[:-1]:
+        return path
+    here = Path(root).resolve().joinpath(*parts[len(parts) - 1 - parts[::-1].index("ray"):])
+    return str(here) if here.exists() else path
+
+
+def _evals(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per eval of a trial, in report order: ``{"metrics", "checkpoint", "first"}`` (``first``:
+    the eval's first report).
+
+    An eval is known by its step: a report of the same step again (a final report that ``repeats_step``,
+    a restored trial re-reporting) updates that eval (its metrics over the earlier ones, the earlier
+    checkpoint kept when it brings none) instead of adding one.
+    """
+    by_step: dict[Any, dict[str, Any]] = {}
+    for i, r in enumerate(reports):
+        m = r["metrics"]
+        step = m.get(REPEATS_STEP, m.get("step"))
+        key = step if is_finite_number(step) else ("report", i)
+        old = by_step.get(key)
+        if old is None:
+            by_step[key] = {"metrics": dict(m), "checkpoint": r.get("checkpoint"), "first": r}
+        else:
+            old["metrics"] = {**old["metrics"], **m}
+            old["checkpoint"] = r.get("checkpoint") or old["checkpoint"]
+    return list(by_step.values())
+
+
 def _trial_point(
     trial_id: str, reports: list[dict[str, Any]], record: dict[str, Any] | None, objectives: Sequence[str]
 ) -> Point:
-    """The trial's last good result; a diverged trial's final repeat borrows the checkpoint of the eval it repeats."""
+    """The trial's last good eval (a diverged trial: the eval its final report repeats, with the stop)."""
     params = _params(reports, record)
     diverged = bool(record.get("diverged")) if record else False
     diverged = diverged or any(bool(r["metrics"].get("diverged")) for r in reports)
@@ -297,76 +244,38 @@ def _trial_point(
         (r["metrics"].get("stop_cause") for r in reversed(reports) if r["metrics"].get("stop_cause")), None
     )
     optuna_number = (record or {}).get("optuna_number", next((r.get("optuna_number") for r in reports), None))
-    good = [(r, _values(r["metrics"], objectives)) for r in reports]
-    good = [(r, v) for r, v in good if _good(v)]
+    good = [e for e in _evals(reports) if _good(_values(e["metrics"], objectives))]
     if good:
-        last, values = good[-1]
-        chosen = last
-        if not last.get("checkpoint"):  # e.g. a diverged trial's final report repeats an earlier eval
-            for r, v in reversed(good):
-                if v == values and r.get("checkpoint"):
-                    chosen = r
-                    break
-        metrics = dict(last["metrics"])
-        step = _step(chosen["metrics"])
-        if chosen is not last:
-            metrics["step"] = step
-        return Point(trial_id, step, values, metrics, params, chosen.get("checkpoint"), diverged,
-                     _state(record), optuna_number, stop_cause)
+        last = good[-1]
+        return Point(trial_id, _step(last["metrics"]), _values(last["metrics"], objectives), last["metrics"], params,
+                     last["checkpoint"], diverged, _state(record), optuna_number, stop_cause)
     rec_values = (record or {}).get("values") or {}
-    values = {o: (float(v) if is_finite_number(v := _clean(rec_values.get(o))) else None) for o in objectives}
+    values = {o: finite_or_none(rec_values.get(o)) for o in objectives}
     metrics = dict(reports[-1]["metrics"]) if reports else {}
     step = (record or {}).get("steps") if _good(values) else _step(metrics)
     return Point(trial_id, step, values, metrics, params, None, diverged, _state(record), optuna_number, stop_cause)
 
 
 def _checkpoint_points(
-    reports: list[dict[str, Any]], trial_records: dict[str, dict[str, Any]], objectives: Sequence[str]
+    reports: list[dict[str, Any]], by_trial: dict[str, list[dict[str, Any]]],
+    trial_records: dict[str, dict[str, Any]], objectives: Sequence[str],
 ) -> list[Point]:
-    """One point per eval; a diverged final report that repeats the previous eval is not a new point.
+    """One point per eval (:func:`_evals`), in the order the sweep first wrote each.
 
-    At this level ``diverged`` marks only the last good eval of a trial that then diverged (its metrics
-    carry ``diverged_step``); earlier evals of that trial are ordinary points.
+    At this level ``diverged`` marks only the eval a diverged trial's final report repeats (its last good
+    one, whose metrics then carry ``diverged_step``); earlier evals of that trial are ordinary points.
     """
-    points: list[Point] = []
-    index: dict[tuple[str, int | None], int] = {}
-    last_values: dict[str, dict[str, float | None]] = {}
-    last_index: dict[str, int] = {}
-    for r in reports:
-        tid = str(r.get("trial_id"))
-        m = r["metrics"]
-        values = _values(m, objectives)
+    order = {id(r): i for i, r in enumerate(reports)}
+    points: list[tuple[int, Point]] = []
+    for tid, trial_reports in by_trial.items():
         record = trial_records.get(tid)
-        if m.get("diverged") and m.get("is_final") and last_values.get(tid) == values and _good(values):
-            # the final repeat of the last good eval: not a new point, but the stop is recorded on it
-            k = last_index[tid]
-            stop = {key: m.get(key) for key in ("diverged_step", "stop_cause", "is_final", "divergence_cause") if key in m}
-            points[k] = dataclasses.replace(points[k], diverged=True, metrics={**points[k].metrics, **stop},
-                                            stop_cause=m.get("stop_cause") or points[k].stop_cause)
-            continue
-        params = _params([r], record)
-        point = Point(tid, _step(m), values, dict(m), params, r.get("checkpoint"),
-                      bool(m.get("diverged")),
-                      _state(record), r.get("optuna_number"), m.get("stop_cause") or (record or {}).get("stop_cause"))
-        key = (tid, point.step)
-        if key in index and point.step is not None:  # same eval reported twice (e.g. after a restore)
-            old = points[index[key]]
-            if not point.checkpoint and old.checkpoint:
-                point = dataclasses.replace(point, checkpoint=old.checkpoint)
-            points[index[key]] = point
-        else:
-            index[key] = len(points)
-            points.append(point)
-        if _good(values):
-            last_values[tid] = values
-            last_index[tid] = index[key]
-    for tid, k in last_index.items():  # the recorder keeps one line per step: the stop may be only in trials.jsonl
-        record = trial_records.get(tid) or {}
-        if record.get("diverged") and not points[k].diverged:
-            stop = {"diverged": True, "stop_cause": record.get("stop_cause"), "diverged_step": record.get("diverged_step")}
-            points[k] = dataclasses.replace(points[k], diverged=True, metrics={**points[k].metrics, **stop},
-                                            stop_cause=record.get("stop_cause") or points[k].stop_cause)
-    return points
+        for e in _evals(trial_reports):
+            m, first = e["metrics"], e["first"]
+            point = Point(tid, _step(m), _values(m, objectives), m, _params([first], record), e["checkpoint"],
+                          bool(m.get("diverged")), _state(record), first.get("optuna_number"),
+                          m.get("stop_cause") or (record or {}).get("stop_cause"))
+            points.append((order[id(first)], point))
+    return [p for _, p in sorted(points, key=lambda x: x[0])]
 
 
 def open_study_readonly(root: str | Path, study_name: str | None = None):

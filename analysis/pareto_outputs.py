@@ -58,7 +58,7 @@ def write_pareto_outputs(
     for lvl, front in fronts.items():
         sub = out_dir / "checkpoint_level" if (lvl == "checkpoint" and level == "both") else out_dir
         level_hv = hv if lvl == "trial" else _checkpoint_hv(hv, front)
-        out.files += write_exports(front, sub, level_hv)
+        out.files += write_exports(front, sub, level_hv, root=results.root)
         if plots:
             from analysis.plot_html import write_pareto_html
             from analysis.plot_info import pareto_plot_info
@@ -103,12 +103,12 @@ def write_pareto_outputs(
 def _config_objectives(results: SweepResults) -> tuple[str, ...]:
     from analysis.loading import objectives_from_config
 
-    return objectives_from_config(results.config)[0]
+    return objectives_from_config(results.config)
 
 
 def _checkpoint_hv(hv: HypervolumeReport, front: ParetoFront) -> HypervolumeReport:
     """The checkpoint-level hypervolume (same reference as the trial level)."""
-    from analysis.hypervolume import hypervolume
+    from trainable.base.pareto import hypervolume
 
     value = hypervolume([front.vector(p) for p in front.front], hv.reference.values, hv.modes)
     return HypervolumeReport(hv.objectives, hv.modes, hv.reference, value, hv.by_trial, hv.by_steps)

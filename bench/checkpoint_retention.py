@@ -33,10 +33,10 @@ def run_sweep(out: Path, assets: Path, mode: str, trials: int) -> None:
 
 def measure(out: Path) -> dict[str, float]:
     from sweep.disk_usage import disk_usage
-    from sweep.records import read_jsonl
+    from trainable.base.jsonl import read_records
 
     usage = disk_usage(out)
-    reported = sum(1 for r in read_jsonl(out / "reports.jsonl") if r.get("checkpoint"))
+    reported = sum(1 for r in read_records(out / "reports.jsonl") if r.get("checkpoint"))
     return {"reported": reported, "kept": usage.checkpoints, "ckpt_mb": usage.checkpoint_bytes / 1e6,
             "optim": usage.optimizer_states, "total_mb": usage.total_bytes / 1e6,
             "per_kept_kb": usage.checkpoint_bytes / max(usage.checkpoints, 1) / 1e3}

@@ -42,9 +42,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from sweep.mo_asha import MOASHA, Decision  # noqa: E402
-from sweep.nondominated import dominates, hypervolume  # noqa: E402
-from sweep.records import CURVE_ATTR, read_jsonl  # noqa: E402
+from sweep.nondominated import hypervolume  # noqa: E402
+from sweep.records import CURVE_ATTR  # noqa: E402
 from trainable import synthetic, synthetic_interaction  # noqa: E402
+from trainable.base.finite import is_finite_number  # noqa: E402
+from trainable.base.jsonl import read_records  # noqa: E402
+from trainable.base.pareto import add_nondominated  # noqa: E402
 
 OBJECTIVES = ("comet", "term_acc")
 REF = (-0.70, -0.18)
@@ -92,17 +95,16 @@ class Run:
 
     def __init__(self) -> None:
         self.steps = 0
-        self.points: list[tuple[float, float]] = []
+        self.points: list[list[float]] = []
         self.curve: list[tuple[int, float]] = [(0, 0.0)]  # (cumulative steps, hypervolume)
 
     def observe(self, steps_now: int, metrics: dict[str, Any]) -> None:
         self.steps = steps_now
         values = [metrics.get(k) for k in OBJECTIVES]
         hv = self.curve[-1][1]
-        if all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values):
-            p = (-float(values[0]), -float(values[1]))
-            if not any(dominates(q, p) or q == p for q in self.points):  # keep only the Pareto archive
-                self.points = [q for q in self.points if not dominates(p, q)] + [p]
+        if all(is_finite_number(v) for v in values):
+            p = [-float(values[0]), -float(values[1])]
+            if add_nondominated(self.points, p, ("min", "min")):  # keep only the Pareto archive
                 hv = hypervolume(self.points, REF)
         self.curve.append((self.steps, hv))
 
@@ -163,7 +165,7 @@ def simulate(landscape: Landscape, method: str, seed: int, *, trials: int, eval_
 
 # --- real backend ----------------------------------------------------------------------------
 def finished(folder: Path, trials: int) -> bool:
-    return len(read_jsonl(folder / "trials.jsonl")) >= trials
+    return len(read_records(folder / "trials.jsonl")) >= trials
 
 
 def busy(folder: Path, quiet_s: float = 300.0) -> bool:
@@ -210,7 +212,7 @@ def real_sweep(out: Path, landscape: str, method: str, seed: int, *, trials: int
 def run_from_reports(folder: Path) -> Run:
     """The hypervolume curve of a real sweep from its ``reports.jsonl`` (append order = time order)."""
     run, spent = Run(), {}
-    for record in read_jsonl(folder / "reports.jsonl"):
+    for record in read_records(folder / "reports.jsonl"):
         m = record.get("metrics", {})
         reached = max(int(m.get("step") or 0), int(m.get("diverged_step") or 0))
         before = spent.get(record["trial_id"], 0)

@@ -1,12 +1,9 @@
-"""Search-space errors (kept here: search_spaces imports none of the other packages)."""
+"""Search-space errors: a one-line :class:`~trainable.base.errors.InputError` naming file and key."""
 
 from __future__ import annotations
 
+from trainable.base.errors import InputError
 
-class SearchSpaceError(ValueError):
+
+class SearchSpaceError(InputError):
     """A bad search space; one line naming the file and key, e.g. ``space.yaml: key 'lr.low': ...``."""
-
-    def __init__(self, where: str, message: str) -> None:
-        self.where = where
-        self.message = message
-        super().__init__(f"{where}: {message}".replace("\n", " "))

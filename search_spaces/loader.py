@@ -2,14 +2,12 @@
 
 The YAML format is documented in ``search_spaces/README.md``. A :class:`SearchSpace` gives Ray Tune's
 ``OptunaSearch(space=space.define_by_run, points_to_evaluate=space.presets)`` everything it needs.
-Optuna is imported lazily (only the Python escape hatch's ``sample_random`` needs it).
+Optuna is imported lazily (only ``sample_random`` needs it).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-import math
 import random
 import re
 from collections.abc import Callable, Mapping
@@ -18,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from search_spaces.errors import SearchSpaceError
+from trainable.base.finite import is_finite_number
+from trainable.base.imports import import_function, is_function_spec
+from trainable.base.yaml_config import load_yaml
 
 KINDS = ("loguniform", "uniform", "int", "categorical", "fixed")
 ALPHA_MULTIPLE = "lora_alpha_multiple"
@@ -36,7 +37,6 @@ _PARAM_KEYS = {
 }
 _COMMON_KEYS = {"kind", "when", "otherwise"}
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_FUNC_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 @dataclass(frozen=True)
@@ -145,17 +145,16 @@ class SearchSpace:
         return values, inactive
 
     def sample_random(self, rng: random.Random) -> dict[str, Any]:
-        """A uniformly random point (log-uniform where ``log``), as the trial config would get it.
+        """A random point as the trial config would get it (Optuna's ``RandomSampler`` through
+        :meth:`define_by_run`, seeded from ``rng``): suggested values under their Optuna names plus the
+        constants :meth:`define_by_run` returns."""
+        import optuna
 
-        Keys are the trial-config keys: suggested values under their Optuna names plus the constants
-        :meth:`define_by_run` returns.
-        """
-        if self.function is not None:
-            return self._sample_random_python(rng)
-        values, out = self._walk(lambda p: _random_value(p, rng))
-        out.update({p.optuna_name: values[p.name] for p in self.params if p.name in values})
-        out.update(self._derived(values))
-        return out
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=rng.randrange(2**31)))
+        trial = study.ask()
+        constants = self.define_by_run(trial) or {}
+        return {**trial.params, **constants}
 
     def trial_keys(self) -> set[str]:
         """Trial-config keys this space can set (excluding ``_``-prefixed ones), for validation."""
@@ -185,15 +184,6 @@ class SearchSpace:
         searched = {p.optuna_name for p in self.params if p.kind != "fixed"}
         return {k: v for k, v in fixed.items() if k not in searched}
 
-    def _sample_random_python(self, rng: random.Random) -> dict[str, Any]:
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=rng.randrange(2**31)))
-        trial = study.ask()
-        ret = self.define_by_run(trial) or {}
-        return {**trial.params, **ret}
-
 
 # --- suggesting and sampling ----------------------------------------------------------------
 def _suggest(trial: Any, p: Param) -> Any:
@@ -207,34 +197,8 @@ def _suggest(trial: Any, p: Param) -> Any:
     return trial.suggest_categorical(name, list(p.choices))
 
 
-def _random_value(p: Param, rng: random.Random) -> Any:
-    if p.kind == "loguniform":
-        return math.exp(rng.uniform(math.log(p.low), math.log(p.high)))
-    if p.kind == "uniform":
-        if p.step:
-            n = int(round((p.high - p.low) / p.step))
-            return p.low + p.step * rng.randint(0, n)
-        return rng.uniform(p.low, p.high)
-    if p.kind == "int":
-        lo, hi, step = int(p.low), int(p.high), int(p.step or 1)
-        if p.log:
-            return min(hi, max(lo, int(round(math.exp(rng.uniform(math.log(lo), math.log(hi)))))))
-        return lo + step * rng.randint(0, (hi - lo) // step)
-    return rng.choice(p.choices)
-
-
 def _import_function(path: str, where: str) -> Callable[[Any], dict[str, Any] | None]:
-    module_name, func_name = path.split(":", 1)
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise SearchSpaceError(
-            where, f"key 'define_by_run': cannot import module {module_name!r} ({err})"
-        ) from None
-    func = getattr(module, func_name, None)
-    if not callable(func):
-        raise SearchSpaceError(where, f"key 'define_by_run': {module_name!r} has no function {func_name!r}")
-    return func
+    return import_function(path, where=where, key="define_by_run", error=SearchSpaceError)
 
 
 # --- loading and validation -----------------------------------------------------------------
@@ -247,7 +211,7 @@ def load_search_space(source: str | Path | Mapping[str, Any], *, where: str | No
     if isinstance(source, Mapping):
         return _from_mapping(source, where or "search space")
     text = str(source)
-    if _FUNC_PATH.match(text) and not Path(text).exists():
+    if is_function_spec(text) and not Path(text).exists():
         where = where or text
         _import_function(text, where)
         return SearchSpace(where=where, function=text, name=text)
@@ -255,19 +219,7 @@ def load_search_space(source: str | Path | Mapping[str, Any], *, where: str | No
     where = where or str(path)
     if not path.is_file():
         raise SearchSpaceError(where, "file not found (expected a YAML search space or module:function)")
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise SearchSpaceError(
-            f"{where}{line}", f"invalid YAML: {getattr(err, 'problem', None) or err}"
-        ) from None
-    except UnicodeDecodeError as err:
-        raise SearchSpaceError(where, f"not valid UTF-8 (byte {err.start})") from None
-    return _from_mapping(data if data is not None else {}, where)
+    return _from_mapping(load_yaml(path, where=where, error=SearchSpaceError), where)
 
 
 def _from_mapping(data: Any, where: str) -> SearchSpace:
@@ -279,7 +231,7 @@ def _from_mapping(data: Any, where: str) -> SearchSpace:
     name = data.get("name")
     function = data.get("define_by_run")
     if function is not None:
-        if not isinstance(function, str) or not _FUNC_PATH.match(function):
+        if not isinstance(function, str) or not is_function_spec(function):
             raise SearchSpaceError(
                 where, f"key 'define_by_run': expected 'module:function', got {function!r}"
             )
@@ -310,7 +262,7 @@ def _number(value: Any, key: str, where: str) -> float:
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = float(value)  # YAML 1.1 reads 5e-6 (no dot) as a string
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not is_finite_number(value):
         raise SearchSpaceError(where, f"key '{key}': expected a finite number, got {value!r}")
     return value
 

@@ -3,7 +3,7 @@
 The config (``sweep/config.py``) validates against these types; the implementations dispatch on the same
 names (``sweep.records.make_sampler``, ``sweep.mo_asha.MOASHA``, ``sweep.wandb_logging``), and a test checks
 that each implementation accepts every name here. Add a name here and in its implementation, nowhere else.
-Objective names are the metrics of ``trainable.metrics.METRIC_DIRECTIONS`` (the trainable owns them).
+Objective names are the metrics of ``trainable.base.metric_names.METRIC_DIRECTIONS`` (defined once, in the base).
 """
 
 from __future__ import annotations

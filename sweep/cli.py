@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from search_spaces.errors import SearchSpaceError
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     return (InputError, SearchSpaceError)
 

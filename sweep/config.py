@@ -1,7 +1,7 @@
 """``SweepConfig``: one sweep (trial defaults, search space, objectives, sampler, budget, resources).
 
 Load with :func:`load_sweep_config` (YAML + ``--set key=value`` overrides). Every error is a one-line
-:class:`~trainable.errors.InputError` naming the file and the full key (``sweep.yaml: key 'sampler': ...``).
+:class:`~trainable.base.errors.InputError` naming the file and the full key (``sweep.yaml: key 'sampler': ...``).
 Relative paths in the YAML are resolved against the YAML's folder; those given by ``--set`` against the
 current directory (Ray runs trials in their own folders, so every path is made absolute here).
 """
@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from sweep.choices import WANDB_MODES, RetentionName, SamplerName, TieBreak, WandbMode
-from trainable.dataclass_config import ConfigValueError, apply_overrides, from_mapping, load_yaml, to_mapping
-from trainable.errors import InputError
+from trainable.base.errors import ConfigValueError, InputError
+from trainable.base.metric_names import DEFAULT_OBJECTIVES, objective_modes
+from trainable.base.yaml_config import apply_overrides, from_mapping, load_yaml, to_mapping
 
 DEFAULT_TRAINABLE = "trainable.trial:tune_trainable"
 SYNTHETIC_TRAINABLE = "trainable.synthetic:synthetic_trainable"
@@ -92,8 +93,8 @@ class SweepConfig:
     glossary, max_steps, eval_every, ...). Searched hyperparameters override these per trial."""
     search_space: str = "default"
     """Search-space YAML: a path (relative to this file) or a bare name from ``search_spaces/``."""
-    objectives: list[str] = field(default_factory=lambda: ["comet", "term_acc"])
-    """2 or 3 metric names; directions come from ``trainable.metrics.METRIC_DIRECTIONS``."""
+    objectives: list[str] = field(default_factory=lambda: list(DEFAULT_OBJECTIVES))
+    """2 or 3 metric names; directions come from ``trainable.base.metric_names.METRIC_DIRECTIONS``."""
     sampler: SamplerName = "rung_tpe"
     """Optuna sampler: ``rung_tpe`` (TPE that learns from every trial at the rung it reached, pruned ones
     included), NSGA-II, TPE (multi-objective, complete trials first), GP (Bayesian) or random."""
@@ -116,7 +117,7 @@ class SweepConfig:
     constraints: dict[str, Any] | None = None
     """Feasibility bands ``metric: [min, max]`` (null for an open side) on any reported metric, merged
     over the defaults (``len_ratio: [0.7, 1.5]``); ``metric: null`` switches one off. Infeasible trials
-    stay in the study but never sit on the front (trainable/constraints.py)."""
+    stay in the study but never sit on the front (trainable/base/constraints.py)."""
     trainable: str = DEFAULT_TRAINABLE
     """Ray Tune function trainable as ``module:function`` (any function following the report contract)."""
     max_failures: int = 1
@@ -158,7 +159,7 @@ class SweepConfig:
 
     def _check_constraints(self) -> None:
         """Merge over the defaults and validate; stored as plain lists (the resolved sweep.yaml)."""
-        from trainable.constraints import ConstraintError, parse_constraints
+        from trainable.base.constraints import ConstraintError, parse_constraints
 
         known = constraint_metrics() if self.trainable in (DEFAULT_TRAINABLE, SYNTHETIC_TRAINABLE) else None
         try:
@@ -168,25 +169,16 @@ class SweepConfig:
         self.constraints = {k: None if v is None else list(v) for k, v in parsed.items()}
 
     def _check_objectives(self) -> None:
-        from trainable.metrics import METRIC_DIRECTIONS
-
-        if not 2 <= len(self.objectives) <= 3:
-            raise ConfigValueError("objectives", f"must name 2 or 3 metrics, got {len(self.objectives)}")
-        if len(set(self.objectives)) != len(self.objectives):
-            raise ConfigValueError("objectives", f"duplicate metric in {self.objectives}")
-        for name in self.objectives:
-            if name not in METRIC_DIRECTIONS:
-                raise ConfigValueError(
-                    "objectives", f"unknown metric {name!r} (known: {', '.join(METRIC_DIRECTIONS)})"
-                )
+        try:
+            objective_modes(self.objectives)
+        except ValueError as err:
+            raise ConfigValueError("objectives", str(err)) from None
 
     # --- derived values ----------------------------------------------------------------------
     @property
     def modes(self) -> list[str]:
         """``max``/``min`` per objective, in order."""
-        from trainable.metrics import METRIC_DIRECTIONS
-
-        return [METRIC_DIRECTIONS[name] for name in self.objectives]
+        return list(objective_modes(self.objectives))
 
     @property
     def resolved_study_name(self) -> str:
@@ -212,8 +204,8 @@ class SweepConfig:
 
 def constraint_metrics() -> set[str]:
     """Metrics the project's trainables report, usable in ``constraints`` (a user trainable: any name)."""
-    from trainable.metrics import METRIC_DIRECTIONS, METRIC_TARGETS
-    from trainable.report import REQUIRED_KEYS
+    from trainable.base.metric_names import METRIC_DIRECTIONS, METRIC_TARGETS
+    from trainable.base.report_keys import REQUIRED_KEYS
 
     return set(METRIC_DIRECTIONS) | set(METRIC_TARGETS) | set(REQUIRED_KEYS) - {"step"}
 

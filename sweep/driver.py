@@ -180,7 +180,7 @@ def agreement(study: Any, trials: list[Any]) -> list[str]:
 
 def print_summary(cfg: SweepConfig, results_dir: Path, study: Any, trials: list[Any]) -> None:
     from sweep.trial_table import format_table, short_params
-    from trainable.constraints import active, describe
+    from trainable.base.constraints import active, describe
 
     finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
     counts: dict[str, int] = {}

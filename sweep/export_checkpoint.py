@@ -1,7 +1,7 @@
 """Which checkpoint `mtsweep export` ships, and everything its model card says about it.
 
 :func:`select_checkpoint` resolves ``--trial N [--step S]`` or ``--front-member K`` against a results
-folder, checking every input first (one-line :class:`~trainable.errors.InputError` naming the flag);
+folder, checking every input first (one-line :class:`~trainable.base.errors.InputError` naming the flag);
 :func:`provenance` gathers the checkpoint's metrics (dev from its report; test from ``mtsweep finalize``
 when it evaluated this checkpoint), the S0 numbers, the sweep and the trial's full config. No torch.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainable.errors import InputError
+from trainable.base.errors import InputError
 
 LEVELS: tuple[str, ...] = ("trial", "checkpoint")
 """Front levels ``--front-member`` counts on (as ``mtsweep pareto``: each trial's final result, or every eval)."""

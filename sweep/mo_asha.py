@@ -8,7 +8,7 @@ a diverged one is never recorded: the trial ends itself, never "pruned" after it
 trial first reports at or past a rung level, its objective vector is recorded in that rung and the trial
 continues iff it is among the top ``ceil(n / eta)`` of the ``n`` trials recorded there so far, ranked:
 
-1. feasible reports (every :mod:`trainable.constraints` band met) by non-dominated sorting, ties within a
+1. feasible reports (every :mod:`trainable.base.constraints` band met) by non-dominated sorting, ties within a
    front broken by crowding distance (NSGA-II) or hypervolume contribution (larger is better);
 2. infeasible reports, by total constraint violation (smallest first);
 3. reports with a missing or non-finite objective.
@@ -27,7 +27,8 @@ from typing import Any
 
 from sweep.choices import TIE_BREAKS
 from sweep.nondominated import crowding_distances, hv_contributions, iter_fronts
-from trainable.constraints import Band, total_violation
+from trainable.base.constraints import Band, total_violation
+from trainable.base.finite import is_finite_number
 
 
 class Decision(Enum):
@@ -73,7 +74,7 @@ class MOASHA:
         self.tie_break = tie_break
         self.step_key = step_key
         self.constraints = dict(constraints or {})
-        """Feasibility bands (trainable/constraints.py); an infeasible report ranks behind every feasible one."""
+        """Feasibility bands (trainable/base/constraints.py); an infeasible report ranks behind every feasible one."""
         self.rung_levels: list[int] = self.levels_below(self.max_steps)
         """Rung levels of a trial of the default length."""
         self.rungs: dict[int, dict[str, tuple[float, ...] | None]] = {}
@@ -138,7 +139,7 @@ class MOASHA:
         out = []
         for name, mode in zip(self.objectives, self.modes, strict=True):
             value = metrics.get(name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            if not is_finite_number(value):
                 return None
             out.append(-float(value) if mode == "max" else float(value))
         return tuple(out)

@@ -37,8 +37,10 @@ from typing import Any
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from sweep.mo_asha import MOASHA, Decision
-from sweep.records import OPTUNA_NUMBER_KEY, append_jsonl, is_finite_number, read_jsonl
-from trainable.constraints import active
+from sweep.records import OPTUNA_NUMBER_KEY
+from trainable.base.constraints import active
+from trainable.base.finite import is_finite_number
+from trainable.base.jsonl import append_jsonl, read_records
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +123,7 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
         if not self.log_path:
             return 0
         self.core.reset()
-        records = read_jsonl(Path(self.log_path))
+        records = read_records(Path(self.log_path))
         for r in records:
             key = trial_key(r["trial_id"], r.get("optuna_number"))
             decision = self.core.on_result(key, int(r["step"]), r["metrics"], r.get("max_steps"))

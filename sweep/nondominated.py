@@ -1,36 +1,32 @@
 """Pareto helpers on MINIMISATION vectors for the scheduler (``sweep/mo_asha.py``) and ``bench/``.
 
-Non-dominated sorting and hypervolume are ``analysis``'s (one implementation, property-tested against
-brute force there); crowding distance and hypervolume contributions, which only the scheduler's
-tie-breaks need, live here.
+Dominance, non-dominated sorting and hypervolume are the base's (``trainable/base/pareto.py``, one
+implementation); crowding distance and hypervolume contributions, which only the scheduler's tie-breaks
+need, live here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from trainable.base import pareto
+
 Vector = Sequence[float]
 
 
-def _min_modes(n: int) -> list[str]:
+def _min_modes(n: int) -> list[pareto.Mode]:
     return ["min"] * n
 
 
 def dominates(a: Vector, b: Vector) -> bool:
     """``a`` is no worse than ``b`` everywhere and better somewhere (minimisation)."""
-    from analysis.front import dominates as dominates_with_modes
-
-    return dominates_with_modes(a, b, _min_modes(len(a)))
+    return pareto.dominates(a, b, _min_modes(len(a)))
 
 
 def iter_fronts(points: Sequence[Vector]) -> Iterator[list[int]]:
     """Indices of ``points`` front by front (front 0 non-dominated, front 1 after removing it, ...), each
     in ascending order; lazy: stop when the fronts you need are out."""
-    from analysis.front import iter_fronts as iter_fronts_with_modes
-
-    if not points:
-        return iter(())
-    return iter_fronts_with_modes(points, _min_modes(len(points[0])))
+    return pareto.iter_fronts(points, _min_modes(len(points[0]))) if points else iter(())
 
 
 def nondominated_fronts(points: Sequence[Vector]) -> list[list[int]]:
@@ -57,9 +53,7 @@ def crowding_distances(points: Sequence[Vector]) -> list[float]:
 
 def hypervolume(points: Sequence[Vector], ref: Vector) -> float:
     """Exact volume dominated by ``points`` and bounded by the reference point ``ref`` (minimisation)."""
-    from analysis.hypervolume import hypervolume as hypervolume_with_modes
-
-    return hypervolume_with_modes(points, ref, _min_modes(len(ref)))
+    return pareto.hypervolume(points, ref, _min_modes(len(ref)))
 
 
 def hv_contributions(points: Sequence[Vector], ref: Vector) -> list[float]:

@@ -10,14 +10,14 @@ flag) and the key. Imports no Ray and no torch.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sweep.config import DEFAULT_TRAINABLE, SweepConfig, base_trial_config
-from trainable.errors import InputError
+from trainable.base.errors import InputError
+from trainable.base.imports import import_function
 
 
 def check_ray_flags(args: argparse.Namespace) -> None:
@@ -59,19 +59,6 @@ def check_out_dir(path: Path, where: str) -> None:
         raise InputError(where, f"cannot create {path}: {ancestor} is not writable")
 
 
-def import_trainable(spec: str, *, where: str = "trainable") -> Callable[..., Any]:
-    """``module:function`` -> the function (InputError naming ``where`` when it cannot be imported)."""
-    module_name, _, func_name = spec.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as err:  # ImportError, or whatever the module raises while importing
-        raise InputError(where, f"cannot import module {module_name!r} ({type(err).__name__}: {err})") from None
-    func = getattr(module, func_name, None)
-    if not callable(func):
-        raise InputError(where, f"module {module_name!r} has no function {func_name!r}")
-    return func
-
-
 def preflight(
     cfg: SweepConfig, *, where: str, trainable_flag: bool = False, allow_download: bool = False,
     args: argparse.Namespace | None = None,
@@ -89,12 +76,10 @@ def preflight(
         if device.startswith("cuda") and not cfg.resources.gpus_per_trial > 0:
             raise InputError(where, f"key 'trial.device': {device!r} needs resources.gpus_per_trial > 0 "
                                     "(Ray hides the GPUs from a trial that reserves none)")
-    key_where = "--trainable" if trainable_flag else where
-    prefix = "" if trainable_flag else "key 'trainable': "
-    try:
-        import_trainable(cfg.trainable, where=key_where)
-    except InputError as err:
-        raise InputError(key_where, prefix + err.message) from None
+    if trainable_flag:
+        import_function(cfg.trainable, where="--trainable")
+    else:
+        import_function(cfg.trainable, where=where, key="trainable")
 
 
 def check_trial_inputs(trial: dict[str, Any], *, where: str, allow_download: bool = False) -> None:

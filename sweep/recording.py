@@ -11,7 +11,7 @@ report whose objectives were all finite is kept per trial, and on completion the
 
 with user attributes ``stop_cause``, ``steps``, ``diverged``, ``diverged_step``, ``ray_trial_id`` (and
 ``last_values``, ``divergence_cause``, ``fail_reason`` where they apply). With feasibility constraints
-(trainable/constraints.py), a COMPLETE or PRUNED trial also gets, before ``tell``, Optuna's own constraint
+(trainable/base/constraints.py), a COMPLETE or PRUNED trial also gets, before ``tell``, Optuna's own constraint
 attributes (``constraints:<metric>>=<min>``..., what ``Trial.set_constraint`` writes; every Optuna 5
 sampler and ``study.best_trials`` read them) from the report its values come from, and user attributes
 ``feasible`` and ``failed_constraints``. After a resume it adopts
@@ -35,18 +35,14 @@ from sweep.records import (
     CONSTRAINTS_ATTR_PREFIX,
     CURVE_ATTR,
     OPTUNA_NUMBER_KEY,
-    append_jsonl,
     frozen_trial,
-    is_finite_number,
-    is_nonfinite,
-    json_safe,
     make_storage,
-    read_jsonl,
-    sanitize,
     trial_record,
 )
 from sweep.results_dir import REPORTS_JSONL, TRIALS_JSONL
-from trainable.constraints import active, failed, violations
+from trainable.base.constraints import active, failed, violations
+from trainable.base.finite import is_finite_number, is_nonfinite, nonfinite_to_none
+from trainable.base.jsonl import append_jsonl, json_safe, read_records
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +54,7 @@ class RecordingOptunaSearch(OptunaSearch):
 
     ``scheduler``: the sweep's trial scheduler, asked (``stop_info``, else ``stopped_trials``) whether it stopped a trial,
     which then ends PRUNED. It is not part of the saved searcher state (Ray restores it separately).
-    ``constraints``: feasibility bands (trainable/constraints.py) recorded on every COMPLETE/PRUNED trial.
+    ``constraints``: feasibility bands (trainable/base/constraints.py) recorded on every COMPLETE/PRUNED trial.
     ``untold_path``: JSONL file for verdicts the storage refused (an Optuna write that still failed after
     :attr:`TELL_RETRY_DELAYS_S`): the sweep goes on, and :func:`retell_untold` writes them at the end.
     """
@@ -99,7 +95,7 @@ class RecordingOptunaSearch(OptunaSearch):
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         self._track(trial_id, result)
         self._record_curve(trial_id)
-        super().on_trial_result(trial_id, sanitize(result))
+        super().on_trial_result(trial_id, nonfinite_to_none(result))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id in self._completed_trials:
@@ -146,7 +142,7 @@ class RecordingOptunaSearch(OptunaSearch):
             trial_id, {"last_values": None, "values_step": None, "steps": None, "nonfinite_step": None, "last": {},
                        "constrained": {}}
         )
-        result = sanitize(raw)
+        result = nonfinite_to_none(raw)
         step = result.get("step", result.get("training_iteration"))
         if is_finite_number(step):
             t["steps"] = int(step)
@@ -304,7 +300,7 @@ def retell_untold(study: Any, untold_path: Path) -> tuple[list[int], list[str]]:
     """Write the verdicts the storage refused during the sweep (:class:`RecordingOptunaSearch`); returns
     (numbers told now, one line per verdict still not written)."""
     told, failed = [], []
-    for entry in read_jsonl(untold_path):
+    for entry in read_records(untold_path):
         try:
             if tell_verdict(study, entry["number"], entry["state"], entry["values"], entry["attrs"],
                             entry.get("constraints")):
@@ -370,9 +366,9 @@ class ResultsFileCallback(Callback):
 
     def _load_seen(self) -> None:
         if self._seen_reports is None:
-            reports = read_jsonl(self.results_dir / REPORTS_JSONL)
+            reports = read_records(self.results_dir / REPORTS_JSONL)
             self._seen_reports = {(_trial_key(r), _report_key(r.get("metrics", {}))) for r in reports}
-            self._seen_trials = {_trial_key(r) for r in read_jsonl(self.results_dir / TRIALS_JSONL)}
+            self._seen_trials = {_trial_key(r) for r in read_records(self.results_dir / TRIALS_JSONL)}
 
     def _flush(self, trial_id: str, checkpoint: str | None = None) -> None:
         record = self._pending.pop(trial_id, None)

@@ -1,4 +1,4 @@
-"""Ray-free helpers of the sweep record: value sanitising, Optuna sampler/storage, the results files.
+"""Ray-free helpers of the sweep record: Optuna sampler/storage, the trials.jsonl lines.
 
 ``sweep.recording`` (Ray side) and ``mtsweep status`` / analysis readers share these; importing this
 module pulls in neither Ray nor Optuna (both are imported inside the functions that need them).
@@ -6,13 +6,12 @@ module pulls in neither Ray nor Optuna (both are imported inside the functions t
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
 from sweep.choices import SAMPLERS
 from sweep.results_dir import TRIALS_JSONL
+from trainable.base.jsonl import append_jsonl, read_records
 
 OPTUNA_NUMBER_KEY = "_optuna_number"
 """Trial-config key that carries the Optuna trial number (``_`` keys are ignored by trainables)."""
@@ -22,58 +21,6 @@ CONSTRAINTS_ATTR_PREFIX = "constraints:"
 CURVE_ATTR = "objective_curve"
 """Optuna user attr the recorder writes per report: eval step (str) -> objective values (objective
 order). The ``rung_tpe`` sampler learns from it, PRUNED trials included, also after a resume."""
-
-
-# --- values ---------------------------------------------------------------------------------
-def is_finite_number(value: Any) -> bool:
-    """A real, finite number (bools and None are not)."""
-    if isinstance(value, bool) or value is None:
-        return False
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def is_nonfinite(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float) and not hasattr(value, "__float__"):
-        return False
-    try:
-        return not math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def sanitize(result: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``result`` without non-finite numbers (NaN/inf dropped, nested mappings too)."""
-    out: dict[str, Any] = {}
-    for key, value in result.items():
-        if isinstance(value, dict):
-            out[key] = sanitize(value)
-        elif not is_nonfinite(value):
-            out[key] = value
-    return out
-
-
-def json_safe(value: Any) -> Any:
-    """JSON-encodable copy: NaN/inf -> None, numpy scalars -> Python, unknown objects -> str."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) or hasattr(value, "__float__"):
-        try:
-            f = float(value)
-        except (TypeError, ValueError):
-            return str(value)
-        if math.isfinite(f):
-            return int(value) if hasattr(value, "dtype") and "int" in str(value.dtype) else f
-        return None
-    return str(value)
 
 
 # --- Optuna pieces --------------------------------------------------------------------------
@@ -129,24 +76,6 @@ def reconcile_study(storage: Any, study_name: str, reason: str) -> list[int]:
 
 
 # --- results files ---
-def append_jsonl(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(json_safe(record), ensure_ascii=False) + "\n")
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Records of a JSONL file, tolerating a partial last line (a running sweep appends)."""
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
-
-
 def trial_record(frozen: Any, objectives: list[str], trial_id: str, params: dict[str, Any]) -> dict[str, Any]:
     """One ``trials.jsonl`` line from the Optuna trial (the source of truth for the verdict)."""
     attrs = frozen.user_attrs
@@ -171,7 +100,7 @@ def trial_record(frozen: Any, objectives: list[str], trial_id: str, params: dict
 
 def recorded_numbers(results_dir: Path) -> set[int]:
     """Optuna numbers of the trials already in ``trials.jsonl``."""
-    return {r["optuna_number"] for r in read_jsonl(Path(results_dir) / TRIALS_JSONL) if r.get("optuna_number") is not None}
+    return {r["optuna_number"] for r in read_records(Path(results_dir) / TRIALS_JSONL) if r.get("optuna_number") is not None}
 
 
 def append_missing_trial_records(results_dir: Path, storage: Any, study_name: str, objectives: list[str]) -> list[int]:

@@ -66,12 +66,29 @@ def write_sweep_yaml(results_dir: Path, cfg: SweepConfig) -> Path:
     return path
 
 
-def read_sweep_yaml(results_dir: str | Path) -> SweepConfig:
-    """The resolved config of an existing sweep folder (InputError when it is not one)."""
-    from sweep.config import load_sweep_config
-    from trainable.errors import InputError
+def read_resolved_config(results_dir: str | Path, *, check_inputs: bool = True) -> SweepConfig:
+    """The resolved ``SweepConfig`` of an existing sweep folder (InputError when it is not one).
+
+    ``check_inputs``: also load the search space and check the trial section against it (what resuming
+    needs); without, only the config's own values are checked, so a folder copied from a cluster (whose
+    search-space path is not here) reads on an analyst's machine."""
+    from sweep.config import SweepConfig, load_sweep_config
+    from trainable.base.errors import InputError
+    from trainable.base.yaml_config import from_mapping, load_yaml
 
     path = Path(results_dir) / SWEEP_YAML
     if not path.is_file():
         raise InputError(str(results_dir), f"not a sweep results folder (no {SWEEP_YAML})")
-    return load_sweep_config(path)
+    if check_inputs:
+        return load_sweep_config(path)
+    return from_mapping(SweepConfig, load_yaml(path), where=str(path))
+
+
+def study_storage_url(cfg: SweepConfig, results_dir: Path) -> str:
+    """The study's storage URL; a recorded SQLite file that is not here, in a folder that holds its own
+    ``study.db`` (a copy of the results folder), means that copy."""
+    url = cfg.storage_url(results_dir)
+    local = Path(results_dir) / "study.db"
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists() and local.is_file():
+        return f"sqlite:///{local.resolve()}"
+    return url

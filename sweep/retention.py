@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from sweep.checkpoint_pins import pinned_paths
-from sweep.records import append_jsonl, read_jsonl
 from sweep.results_dir import RAY_DIR, REPORTS_JSONL, RETENTION_JSONL, TRIALS_JSONL
+from trainable.base.finite import finite_or_none
+from trainable.base.jsonl import append_jsonl, read_records
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class TrialCheckpoints:
 
 def own_front(entries: Sequence[Entry], modes: Sequence[str]) -> set[int]:
     """Indices of the entries on the trial's own non-dominated set (feasible ones when there are any)."""
-    from analysis.front import dominates
+    from trainable.base.pareto import dominates
 
     scored = [i for i, e in enumerate(entries) if all(v is not None for v in e.values)]
     feasible = [i for i in scored if entries[i].feasible]
@@ -127,9 +128,9 @@ class Retention:
 
     # --- what is known ---------------------------------------------------------------------
     def _entry(self, path: str, metrics: dict[str, Any]) -> Entry:
-        from trainable.constraints import failed
+        from trainable.base.constraints import failed
 
-        values = tuple(_number(metrics.get(o)) for o in self.objectives)
+        values = tuple(finite_or_none(metrics.get(o)) for o in self.objectives)
         step = metrics.get("step")
         return Entry(str(path), int(step) if isinstance(step, int | float) else None, values,
                      not failed(self.constraints, metrics) if self.constraints else True)
@@ -137,13 +138,13 @@ class Retention:
     def _load(self) -> dict[Any, TrialCheckpoints]:
         if self.trials is not None:
             return self.trials
-        removed = {r.get("checkpoint") for r in read_jsonl(self.results_dir / RETENTION_JSONL)
+        removed = {r.get("checkpoint") for r in read_records(self.results_dir / RETENTION_JSONL)
                    if r.get("removed") == "checkpoint"}
-        stripped = {r.get("checkpoint") for r in read_jsonl(self.results_dir / RETENTION_JSONL)
+        stripped = {r.get("checkpoint") for r in read_records(self.results_dir / RETENTION_JSONL)
                     if r.get("removed") == "optimizer_state"}
         trials: dict[Any, TrialCheckpoints] = {}
         marker = snapshot_marker(self.results_dir)
-        for rec in read_jsonl(self.results_dir / REPORTS_JSONL):
+        for rec in read_records(self.results_dir / REPORTS_JSONL):
             path = rec.get("checkpoint")
             if not path or path in removed or not isinstance(rec.get("metrics"), dict):
                 continue
@@ -153,7 +154,7 @@ class Retention:
             entry = self._entry(path, rec["metrics"])
             entry.optim_dropped = path in stripped
             trial.entries.append(entry)
-        for rec in read_jsonl(self.results_dir / TRIALS_JSONL):
+        for rec in read_records(self.results_dir / TRIALS_JSONL):
             if _key(rec) in trials:
                 self._mark_finished(trials[_key(rec)], marker)
         self.trials = trials
@@ -244,11 +245,3 @@ def _key(record: dict[str, Any]) -> Any:
     """A trial's key in the results files: its Optuna number (else its Ray id)."""
     number = record.get("optuna_number")
     return ("optuna", number) if number is not None else ("ray", record.get("trial_id"))
-
-
-def _number(value: Any) -> float | None:
-    import math
-
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None

@@ -38,6 +38,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from sweep.records import CONSTRAINTS_ATTR_PREFIX, CURVE_ATTR
+from trainable.base.finite import is_finite_number
 
 CONSTRAINTS_KEY = CONSTRAINTS_ATTR_PREFIX.rstrip(":")
 """Optuna's older constraints system attr (one list)."""
@@ -55,7 +56,7 @@ def objective_curve(trial: FrozenTrial) -> dict[int, tuple[float, ...]]:
     raw = trial.user_attrs.get(CURVE_ATTR) or {}
     curve: dict[int, tuple[float, ...]] = {}
     for step, values in raw.items():
-        if isinstance(values, list) and all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+        if isinstance(values, list) and all(is_finite_number(v) for v in values):
             curve[int(step)] = tuple(float(v) for v in values)
     if not curve and trial.state == TrialState.COMPLETE and trial.values is not None:
         curve[int(trial.user_attrs.get("steps") or 0)] = tuple(trial.values)

@@ -14,7 +14,7 @@ from typing import Any
 
 from search_spaces.errors import SearchSpaceError
 from search_spaces.loader import ALPHA_MULTIPLE, ALPHA_MULTIPLE_OPTUNA, Param, SearchSpace
-from trainable.errors import InputError
+from trainable.base.errors import InputError
 
 
 def check_space_domain(space: SearchSpace, base: dict[str, Any], validate: Callable[[dict[str, Any]], Any]) -> None:

@@ -17,12 +17,12 @@ from ray.tune.search import ConcurrencyLimiter
 
 from sweep.config import SweepConfig, base_trial_config, scheduler_steps
 from sweep.live_view import LiveView
-from sweep.preflight import import_trainable
 from sweep.ray_footprint import footprint_callbacks
 from sweep.recording import RecordingOptunaSearch, ResultsFileCallback
 from sweep.records import make_sampler, make_storage
 from sweep.results_dir import RAY_DIR, RUNGS_JSONL, UNTOLD_JSONL
-from trainable.errors import InputError
+from trainable.base.errors import InputError
+from trainable.base.imports import import_function
 
 
 def with_resources(fn: Callable[..., Any], cfg: SweepConfig) -> Any:
@@ -134,7 +134,7 @@ def build_tuner(cfg: SweepConfig, results_dir: Path, *, live_every_s: float = 10
         callbacks=callbacks,
         verbose=0,  # the live view (sweep/live_view.py) replaces Ray's own progress output
     )
-    trainable = with_resources(import_trainable(cfg.trainable), cfg)
+    trainable = with_resources(import_function(cfg.trainable, where="trainable"), cfg)
     tuner = tune.Tuner(trainable, param_space=base_trial_config(cfg), tune_config=tune_config, run_config=run_config)
     return SweepParts(tuner=tuner, searcher=searcher, storage=storage, scheduler=scheduler)
 

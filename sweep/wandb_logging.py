@@ -4,8 +4,9 @@
 cluster), so only the driver needs W&B credentials and nothing about them travels to workers or into
 Ray's job/runtime-env metadata. Per trial it logs the trial config, every eval report as history
 (x axis: the optimizer ``step``) and the stop status (``stop_cause``, ``diverged``, ...) in the summary.
-When the sweep ends it logs one extra run (``job_type="pareto"``) holding the Pareto table as a
-``wandb.Table`` and the fluency-vs-terminology plot as a ``wandb.Image``.
+When an ``mtsweep run`` sweep ends it logs one extra run (``job_type="pareto"``) holding the Pareto table
+(``analysis``'s trial-level front) as a ``wandb.Table`` and the fluency-vs-terminology plot as a
+``wandb.Image``; a bare Ray Tuner's folder (no ``sweep.yaml``) gets no Pareto run.
 
 Why not ``ray.air.integrations.wandb.WandbLoggerCallback``: it drops string results (so no
 ``stop_cause``), has no end-of-sweep hook for tables, and hands the API key to a Ray actor through a
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import netrc
 import os
 import time
@@ -32,6 +32,7 @@ from urllib.parse import urlparse
 from ray.tune.callback import Callback
 
 from sweep.choices import WANDB_MODES as MODES
+from trainable.base.finite import is_finite_number
 
 logger = logging.getLogger(__name__)
 
@@ -99,23 +100,17 @@ def resolve_mode(mode: str) -> str:
 
 # --- values ---------------------------------------------------------------------------------
 def _loggable(value: Any) -> bool:
-    if isinstance(value, bool) or value is None:
-        return value is not None
-    if isinstance(value, int | float):
-        return math.isfinite(value)
-    return isinstance(value, str)
+    return isinstance(value, str | bool) or is_finite_number(value)
 
 
 def history_row(result: dict[str, Any]) -> dict[str, Any]:
     """The numeric metrics of one report (status keys, Ray bookkeeping and non-finite values left out)."""
-    row = {}
-    for key, value in result.items():
-        if key in _RAY_RESULT_KEYS or key in STATUS_SUMMARY_KEYS or str(key).startswith("_"):
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            continue
-        row[key] = value
-    return row
+    return {
+        key: value
+        for key, value in result.items()
+        if key not in _RAY_RESULT_KEYS and key not in STATUS_SUMMARY_KEYS and not str(key).startswith("_")
+        and is_finite_number(value)
+    }
 
 
 def trial_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +144,6 @@ class WandbTrialLogger(Callback):
         self.entity = entity
         self._runs: dict[str, Any] = {}
         self._last: dict[str, dict[str, Any]] = {}
-        self._config: dict[str, dict[str, Any]] = {}
         self._clock = clock
         self._init_failures = 0
         self._init_retry_at = float("-inf")
@@ -188,13 +182,11 @@ class WandbTrialLogger(Callback):
     def _run_for(self, trial: Any) -> Any:
         tid = trial.trial_id
         if tid not in self._runs:
-            cfg = trial_config(dict(trial.config))
-            self._config[tid] = cfg
             self._runs[tid] = self._init_with_backoff(
                 name=f"{self.sweep_name}-{tid}",
                 run_id=f"{self.sweep_name}-{tid}",
                 job_type="trial",
-                config=cfg,
+                config=trial_config(dict(trial.config)),
             )
         return self._runs[tid]
 
@@ -248,7 +240,7 @@ class WandbTrialLogger(Callback):
         row = history_row(result)
         if row:
             step = result.get("step")
-            run.log(row, step=int(step) if isinstance(step, int | float) and math.isfinite(step) else None)
+            run.log(row, step=int(step) if is_finite_number(step) else None)
         status = {k: result[k] for k in STATUS_SUMMARY_KEYS if k in result and _loggable(result[k])}
         if status:
             run.summary.update(status)
@@ -269,13 +261,11 @@ class WandbTrialLogger(Callback):
         """Log the Pareto table and plot of the whole sweep as one run (``<sweep>-pareto``)."""
         import wandb
 
-        png = self.wandb_dir / "pareto.png"
-        try:  # the analysis package's own front, table columns and plot (what `mtsweep pareto` writes)
-            rows, plot = analysis_pareto(self.results_dir, png)
-        except Exception as err:  # no sweep.yaml (a bare Tuner) or analysis unavailable: minimal version
-            logger.info("wandb: analysis Pareto unavailable (%s); using trials.jsonl", err)
-            rows = pareto_rows(self.results_dir, self.objectives, fallback=self._fallback_rows())
-            plot = pareto_plot(rows, self.objectives, png)
+        if not (self.results_dir / "sweep.yaml").is_file():
+            logger.info("wandb: no Pareto run (%s is not an mtsweep results folder)", self.results_dir)
+            return
+        # the analysis package's own front, table columns and plot (what `mtsweep pareto` writes)
+        rows, plot = analysis_pareto(self.results_dir, self.wandb_dir / "pareto.png")
         if not rows:
             return
         columns = list(dict.fromkeys(k for row in rows for k in row))
@@ -296,17 +286,8 @@ class WandbTrialLogger(Callback):
     def __getstate__(self) -> dict[str, Any]:
         """Ray may pickle callbacks (tuner.pkl): live W&B runs stay behind."""
         state = self.__dict__.copy()
-        state.update(_runs={}, _last={}, _config={})
+        state.update(_runs={}, _last={})
         return state
-
-    def _fallback_rows(self) -> list[dict[str, Any]]:
-        rows = []
-        for tid, last in self._last.items():
-            row = {"trial_id": tid, **{k: last.get(k) for k in self.objectives}}
-            row.update(stop_cause=last.get("stop_cause"), diverged=bool(last.get("diverged", False)))
-            row.update({f"param.{k}": v for k, v in self._config.get(tid, {}).items()})
-            rows.append(row)
-        return rows
 
 
 def _cell(value: Any) -> Any:
@@ -328,7 +309,7 @@ def analysis_pareto(results_dir: Path, out_png: Path) -> tuple[list[dict[str, An
 
     results = load_sweep(results_dir)
     front = pareto_front(results.trial_points, results.objectives, results.modes, level="trial")
-    rows = [{**r, "pareto": r.get("rank") == 0} for r in front_rows(front) + other_rows(front)]
+    rows = [{**r, "pareto": r.get("rank") == 0} for r in front_rows(front, results.root) + other_rows(front, results.root)]
     if not front.points:
         return rows, None
     info = pareto_plot_info(
@@ -336,73 +317,3 @@ def analysis_pareto(results_dir: Path, out_png: Path) -> tuple[list[dict[str, An
     )
     out_png.parent.mkdir(parents=True, exist_ok=True)
     return rows, draw_pareto(info, out_png)
-
-
-def pareto_rows(
-    results_dir: Path, objectives: list[str], *, fallback: list[dict[str, Any]] | None = None
-) -> list[dict[str, Any]]:
-    """One row per trial with objective values and a ``pareto`` flag, from ``trials.jsonl``.
-
-    Falls back to ``fallback`` (the logger's own last reports) when the file is missing. Only trials
-    with every objective finite take part in the front.
-    """
-    from sweep.nondominated import nondominated_fronts
-    from trainable.metrics import METRIC_DIRECTIONS
-
-    path = Path(results_dir) / "trials.jsonl"
-    rows: list[dict[str, Any]] = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a partial last line of a running sweep
-            values = rec.get("values") or {}
-            row = {"trial_id": rec.get("trial_id"), "optuna_number": rec.get("optuna_number")}
-            row.update({k: values.get(k) for k in objectives})
-            row.update(state=rec.get("state"), stop_cause=rec.get("stop_cause"), diverged=rec.get("diverged"))
-            row["steps"] = rec.get("steps")
-            row.update({f"param.{k}": v for k, v in (rec.get("params") or {}).items()})
-            rows.append(row)
-    else:
-        rows = [dict(r) for r in fallback or []]
-    scored = [i for i, r in enumerate(rows) if all(_finite(r.get(k)) for k in objectives)]
-    sign = {k: -1.0 if METRIC_DIRECTIONS.get(k, "max") == "max" else 1.0 for k in objectives}
-    points = [[sign[k] * float(rows[i][k]) for k in objectives] for i in scored]
-    front = set(nondominated_fronts(points)[0]) if points else set()
-    for pos, i in enumerate(scored):
-        rows[i]["pareto"] = pos in front
-    for row in rows:
-        row.setdefault("pareto", False)
-    return rows
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def pareto_plot(rows: list[dict[str, Any]], objectives: list[str], out_png: Path) -> Path | None:
-    """Scatter of the first two objectives, the Pareto front highlighted; None if nothing to draw."""
-    pts = [r for r in rows if _finite(r.get(objectives[0])) and _finite(r.get(objectives[1]))]
-    if not pts:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    x, y = objectives[0], objectives[1]
-    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
-    rest = [r for r in pts if not r.get("pareto")]
-    front = sorted((r for r in pts if r.get("pareto")), key=lambda r: r[x])
-    ax.scatter([r[x] for r in rest], [r[y] for r in rest], c="0.6", s=18, label="trials")
-    ax.plot([r[x] for r in front], [r[y] for r in front], "o-", c="C3", ms=6, label="Pareto front")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.set_title(f"{x} vs {y}")
-    ax.legend(loc="best")
-    fig.tight_layout()
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png)
-    plt.close(fig)
-    return out_png

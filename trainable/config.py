@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from trainable.dataclass_config import ConfigValueError, apply_overrides, from_mapping, load_yaml
+from trainable.base.errors import ConfigValueError
+from trainable.base.metric_names import DEFAULT_OBJECTIVES, METRIC_DIRECTIONS, objective_modes
+from trainable.base.yaml_config import apply_overrides, from_mapping, load_yaml
 from trainable.early_stopping import EarlyStopRule
 from trainable.model_loading import Quantization
 from trainable.prompting import Masking
@@ -23,9 +25,9 @@ FaultKind = Literal["nan_loss", "nan_grad", "loss_spike", "oom"]
 AUTO_MICRO_BATCH_CAP = 32
 """``micro_batch_size: auto`` never exceeds this (fits a 0.5B model at seq 128 in ~10 GiB)."""
 AUTO_COMPILE_MIN_STEPS = 1000
-"""``compile: auto`` compiles only trials planned at least this long. Measured on an H100: in a 600-step trial
-the recompiles as shapes changed cost ~40-55 s against ~0.1 s saved per step (break-even ~400 steps), and a
-trial that MO-ASHA stops at its first rung still pays the whole warm-up."""
+"""``compile: auto`` compiles only trials planned at least this long: recompiles as shapes change cost more
+than they save in shorter trials, and a trial MO-ASHA stops at its first rung still pays the whole
+warm-up (measurements: bench/README.md, "Defaults these numbers set")."""
 AUTO_NEW_TOKENS_HEADROOM = 1.5
 """``max_new_tokens: auto`` = this many times the longest dev reference (tokens), plus
 :data:`AUTO_NEW_TOKENS_EXTRA`: room for a longer-than-reference translation, yet a run-on output is cut
@@ -87,13 +89,13 @@ class TrialConfig:
     micro_batch_size: int | Literal["auto"] | None = "auto"
     """Speed lever: run each step's ``batch_size * grad_accum`` examples as micro-batches of this size
     (must divide it); ``auto`` = the largest divisor of it that is <= 32 (the reference's 8 x 4 becomes
-    one micro-batch of 32: 3.6x the tokens/s on an H100, 0.5B model); None = ``batch_size``. The step's
-    loss and gradients stay the same (to rounding)."""
+    one micro-batch of 32; speed-up measured in bench/README.md); None = ``batch_size``. The step's loss
+    and gradients stay the same (to rounding)."""
     packed: bool = False
     """Speed lever: padding-free micro-batches (examples back to back, block-diagonal attention)."""
     chunked_loss: bool = True
-    """Speed lever: chunked cross-entropy from the last hidden state (never the full fp32 logits; -38%
-    peak memory at mb32 on a 0.5B model). Falls back to the plain loss for a head that is not a plain
+    """Speed lever: chunked cross-entropy from the last hidden state (never the full fp32 logits, so a
+    lower peak memory: bench/README.md). Falls back to the plain loss for a head that is not a plain
     linear layer. Same loss to rounding."""
     length_grouped: bool = False
     """Speed lever: each step's examples come from a bucket of similar token length (seeded; every example
@@ -106,10 +108,10 @@ class TrialConfig:
     """Fused AdamW kernel: ``auto`` = on CUDA only; true/false forces it on/off."""
     compile: bool | Literal["auto", "reduce-overhead"] = "auto"
     """Speed lever: ``torch.compile`` each decoder layer (regional). ``reduce-overhead`` adds CUDA graphs
-    (widths padded to a multiple of 64): 3.2x faster steps on an H100 at one fixed shape after ~16 s of
-    warm-up; in a real 600-step trial, where shapes vary, recompiles eat much of that (bench/README.md).
-    ``auto`` = ``reduce-overhead`` on CUDA for trials of >= 1,000 steps, else off; if compiling fails the
-    trial goes on uncompiled. ``true`` = inductor's default mode (1.9x, ~37 s warm-up)."""
+    (widths padded to a multiple of 64); in a real trial, where shapes vary, recompiles eat much of its
+    gain (speed-ups and warm-ups: bench/README.md). ``auto`` = ``reduce-overhead`` on CUDA for trials of
+    >= :data:`AUTO_COMPILE_MIN_STEPS` steps, else off; if compiling fails the trial goes on uncompiled.
+    ``true`` = inductor's default mode."""
 
     # --- evaluation and early stopping -------------------------------------------------------
     eval_every: int = 100
@@ -121,8 +123,8 @@ class TrialConfig:
     final_full_eval: bool = True
     """At the end of a trial that stopped without diverging, evaluate once more on the whole dev set."""
     eval_batch_size: int = 1024
-    """Sequences per generation batch (length-sorted; halved and retried on out-of-memory). Batch 1024
-    generates 4x faster than 256 on an H100 (merged weights)."""
+    """Sequences per generation batch (length-sorted; halved and retried on out-of-memory); larger batches
+    generate much faster on a GPU (bench/README.md)."""
     max_new_tokens: int | Literal["auto"] = "auto"
     """Generation length cap per segment; ``auto`` = 1.5 x the longest dev reference in tokens + 8. Evals
     report ``trunc_rate``: the share of segments cut at this cap without a stop token."""
@@ -132,7 +134,7 @@ class TrialConfig:
     """Precision of the merged copy that evals generate with. ``float32`` keeps the whole LoRA update;
     ``bfloat16`` is faster on a GPU but rounds away updates below half a bf16 step of the base weight
     (most of them early in training at small lr), so its evals partly measure the base model."""
-    objectives: list[str] = field(default_factory=lambda: ["comet", "term_acc"])
+    objectives: list[str] = field(default_factory=lambda: list(DEFAULT_OBJECTIVES))
     """Metrics the early-stopping rule watches (directions from ``trainable.metrics``)."""
     early_stop_rule: EarlyStopRule = "any_objective_improved"
     """``any_objective_improved``: stop after ``patience`` evals in a row where no objective beat its
@@ -264,15 +266,10 @@ class TrialConfig:
         self._check_objectives()
 
     def _check_objectives(self) -> None:
-        from trainable.metrics import METRIC_DIRECTIONS
-
-        if not self.objectives:
-            raise ConfigValueError("objectives", "must name at least one metric")
-        if len(set(self.objectives)) != len(self.objectives):
-            raise ConfigValueError("objectives", f"duplicate metric in {self.objectives}")
-        for name in self.objectives:
-            if name not in METRIC_DIRECTIONS:
-                raise ConfigValueError("objectives", f"unknown metric {name!r} (known: {', '.join(METRIC_DIRECTIONS)})")
+        try:
+            objective_modes(self.objectives, min_count=1, max_count=len(METRIC_DIRECTIONS))
+        except ValueError as err:
+            raise ConfigValueError("objectives", str(err)) from None
         if "comet" in self.objectives and self.comet_model.lower() == "none":
             raise ConfigValueError("objectives", "'comet' is an objective but comet_model is 'none'")
 

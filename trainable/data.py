@@ -1,6 +1,6 @@
 """Parallel EN-JA data: strict loading (JSONL, CSV, Parquet, local HF dataset dir) and leakage checks.
 
-Every error is an :class:`~trainable.errors.InputError` naming ``file:line`` (``file:row N`` for
+Every error is an :class:`~trainable.base.errors.InputError` naming ``file:line`` (``file:row N`` for
 Parquet / dataset dirs, which have no lines). Duplicate pairs are kept but warned about.
 """
 
@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainable.errors import InputError
+from trainable.base.errors import InputError
 
 
 @dataclass(frozen=True)

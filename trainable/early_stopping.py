@@ -1,7 +1,7 @@
 """Early stopping on the trial's objectives: a small rule object fed one eval at a time.
 
 Rule ``any_objective_improved`` (default): an eval is *good* when at least one objective beats its best
-value so far (strictly, in its direction from ``trainable.metrics.METRIC_DIRECTIONS``), as in HF
+value so far (strictly, in its direction from ``trainable.base.metric_names.METRIC_DIRECTIONS``), as in HF
 Trainer's ``EarlyStoppingCallback`` with several metrics. After ``patience`` non-good evals in a row the
 trial stops. The first eval is always good. An objective whose value is None (e.g. ``term_acc`` with no
 glossary term in the subset) is ignored; an eval where every objective is None is not judged.
@@ -14,8 +14,11 @@ not on the eval that failed to improve.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
+
+from trainable.base.finite import is_finite_number
+from trainable.base.metric_names import METRIC_DIRECTIONS
+from trainable.base.pareto import dominates
 
 EarlyStopRule = Literal["any_objective_improved", "none"]
 
@@ -32,8 +35,6 @@ class EarlyStopping:
         directions: dict[str, str] | None = None,
     ) -> None:
         if directions is None:
-            from trainable.metrics import METRIC_DIRECTIONS
-
             directions = dict(METRIC_DIRECTIONS)
         unknown = [o for o in objectives if directions.get(o) not in ("max", "min")]
         if unknown:
@@ -59,7 +60,7 @@ class EarlyStopping:
         out = []
         for name in self.objectives:
             value = metrics.get(name)
-            if value is None or not math.isfinite(float(value)):
+            if not is_finite_number(value):
                 continue
             best = self.best.get(name)
             if best is None or (value > best if self.directions[name] == "max" else value < best):
@@ -70,8 +71,7 @@ class EarlyStopping:
         """Record one eval (at ``step``, for :meth:`final_step`); True when the trial should stop now."""
         judged = any(metrics.get(o) is not None for o in self.objectives)
         if step is not None and judged:
-            self.evals[int(step)] = {o: float(metrics[o]) for o in self.objectives
-                                     if metrics.get(o) is not None and math.isfinite(float(metrics[o]))}
+            self.evals[int(step)] = {o: float(metrics[o]) for o in self.objectives if is_finite_number(metrics.get(o))}
         improved = self.improved(metrics)
         for name in improved:
             self.best[name] = float(metrics[name])
@@ -93,9 +93,7 @@ class EarlyStopping:
     def _dominates(self, a: dict[str, float], b: dict[str, float]) -> bool:
         """``a`` is at least as good as ``b`` on every objective both have, and better on one."""
         shared = [o for o in self.objectives if o in a and o in b]
-        sign = {o: 1.0 if self.directions[o] == "max" else -1.0 for o in shared}
-        better = [sign[o] * (a[o] - b[o]) for o in shared]
-        return bool(better) and min(better) >= 0 and max(better) > 0
+        return dominates([a[o] for o in shared], [b[o] for o in shared], [self.directions[o] for o in shared])
 
     def state_dict(self) -> dict[str, Any]:
         """Plain-data state for the trainer checkpoint."""

@@ -175,7 +175,7 @@ def load_for_eval(cfg: TrialConfig, adapter_dir: str | Path | None, device: Any)
         if (path / "adapter" / "adapter_config.json").is_file():  # a trial checkpoint directory
             path = path / "adapter"
         if not (path / "adapter_config.json").is_file():
-            from trainable.errors import InputError
+            from trainable.base.errors import InputError
 
             raise InputError(str(adapter_dir), "not a LoRA adapter (no adapter_config.json)")
         model = PeftModel.from_pretrained(model, str(path))

@@ -15,8 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from trainable.base.errors import InputError
 from trainable.checkpointing import ADAPTER_DIR
-from trainable.errors import InputError
 
 ADAPTER_FILES: tuple[str, ...] = ("adapter_config.json", "adapter_model.safetensors")
 

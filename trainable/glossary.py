@@ -13,7 +13,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trainable.errors import InputError
+from trainable.base.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Translation metrics, the one place that defines them (trainable and analysis both use this module).
+"""Translation metrics, the one place that computes them (names and directions: ``trainable/base/metric_names.py``).
 
 - ``bleu_char``: sacrebleu BLEU, ``tokenize="char"``; ``chrf_pp``: sacrebleu ``CHRF(word_order=2)``;
   ``bleu_mecab`` (optional): BLEU with ``tokenize="ja-mecab"``. Scores are sacrebleu's own; its
@@ -16,36 +16,14 @@
 from __future__ import annotations
 
 import logging
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from trainable.base.finite import nonfinite_to_none
 from trainable.glossary import Term
-
-METRIC_DIRECTIONS: dict[str, Literal["max", "min"]] = {
-    "comet": "max",
-    "term_acc": "max",
-    "bleu_char": "max",
-    "chrf_pp": "max",
-    "bleu_mecab": "max",
-    "latency_ms": "min",
-    "trunc_rate": "min",
-    "runon_rate": "min",
-}
-"""Optimisation direction of every metric usable as an objective (or as a constraint)."""
-
-METRIC_TARGETS: dict[str, float] = {"len_ratio": 1.0}
-"""Metrics with an ideal value instead of a direction (not objectives by default)."""
-
-OUTPUT_CHECKS: tuple[str, ...] = ("len_ratio", "trunc_rate", "runon_rate")
-"""Metrics that say whether the outputs are well-formed translations (length, cut at the cap, run on);
-reported by every eval and shown next to the objectives in every table."""
-
-TABLE_METRICS: tuple[str, ...] = ("bleu_char", "chrf_pp", *OUTPUT_CHECKS)
-"""Metrics shown next to the objectives in reports, W&B Pareto rows and the analysis tables."""
 
 DEFAULT_RUNON_RATIO = 2.0
 """A segment runs on when ``len(hyp) / len(ref)`` is above this (``TrialConfig.runon_ratio``)."""
@@ -117,7 +95,7 @@ def score_all(
         result["latency_ms"] = sum(lat) / len(lat) if lat else None
 
     result["signatures"] = signatures
-    return {k: _finite_or_none(v) for k, v in result.items()}
+    return nonfinite_to_none(result)
 
 
 def runon_rate(hyps: Sequence[str], refs: Sequence[str], ratio: float = DEFAULT_RUNON_RATIO) -> float | None:
@@ -137,12 +115,6 @@ def term_metrics(srcs: Sequence[str], hyps: Sequence[str], terms: Sequence[Term]
     scores = score_terms(srcs, hyps, terms)
     return {"term_acc": scores.acc, "term_hits": scores.hits, "term_total": scores.total,
             "term_forbidden": scores.forbidden}
-
-
-def _finite_or_none(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 @dataclass
@@ -197,7 +169,7 @@ def comet_disabled(model: str | None) -> bool:
 def comet_checkpoint_path(model: str) -> Path | None:
     """The local checkpoint ``model`` names (a ``.ckpt`` file or a folder holding one); None for a hub
     name. InputError(``model``, ...) when it looks like a path but holds no checkpoint."""
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     path = Path(model).expanduser()
     if path.is_dir():
@@ -213,7 +185,7 @@ def comet_checkpoint_path(model: str) -> Path | None:
 
 
 def _load_comet(model: str) -> Any:
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     path = comet_checkpoint_path(model)
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "comet"):

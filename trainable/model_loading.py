@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from trainable.errors import InputError
+from trainable.base.errors import InputError
 
 Quantization = Literal["nf4", "bf16"]
 QUANTIZATIONS: tuple[str, ...] = get_args(Quantization)

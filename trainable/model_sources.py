@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from trainable.errors import InputError
+from trainable.base.errors import InputError
 
 Source = Literal["local", "cache", "hub"]
 

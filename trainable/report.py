@@ -1,51 +1,12 @@
-"""The report contract: what every eval report of a trial carries (DESIGN.md, "Contracts").
+"""Where a trial's reports go: the :class:`Reporter` protocol (implementations: trainable/reporters.py).
 
-A trainable (ours, the synthetic one, or a user's ``module:function``) calls a :class:`Reporter`
-once per evaluation. The sweep, the W&B logger and the analysis read only these keys.
+A trainable (ours, the synthetic one, or a user's ``module:function``) calls a :class:`Reporter` once per
+evaluation; the keys a report carries are in :mod:`trainable.base.report_keys`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
-
-# Keys every eval report carries (values may be None where not applicable, never NaN).
-STEP = "step"
-REQUIRED_KEYS: tuple[str, ...] = (
-    "step",  # optimizer steps done
-    "loss",  # mean raw train loss since the previous report
-    "grad_norm",  # last pre-clip gradient norm
-    "lr",  # current learning rate
-    "bleu_char",
-    "chrf_pp",
-    "len_ratio",
-    "trunc_rate",  # share of segments cut at max_new_tokens without a stop token (trainable.metrics)
-    "runon_rate",  # share of segments longer than runon_ratio x their reference
-    "tokens_seen",  # supervised + prompt tokens fed to the model so far
-    "wall_s",  # trial wall seconds so far
-    "accel_s",  # seconds spent on the accelerator (train + eval compute) so far
-)
-# Status keys, present on every report.
-STATUS_KEYS: tuple[str, ...] = (
-    "is_final",  # True on the trial's last report
-    "diverged",  # True when a NaN/spike stopped the trial
-    "diverged_step",  # step of the first bad update, or None
-    "stop_cause",  # None while running; one of STOP_CAUSES on the final report
-)
-
-STOP_CAUSES: tuple[str, ...] = (
-    "completed",  # ran to max_steps / end of data
-    "early_stopped",  # patience rule fired (no objective improved)
-    "nonfinite_loss",
-    "nonfinite_grad",
-    "loss_spike",
-    "grad_spike",
-    "nonfinite_metric",  # a (user) trainable reported NaN/inf in an objective, nothing else non-finite
-    "no_good_eval",  # diverged before its first eval: no objective values at all
-    "pruned",  # stopped by the sweep's scheduler (set by the sweep, not the trainable)
-    "error",  # an exception (set by the sweep)
-)
-DIVERGENCE_CAUSES: tuple[str, ...] = ("nonfinite_loss", "nonfinite_grad", "loss_spike", "grad_spike",
-                                      "nonfinite_metric")
 
 
 class Reporter(Protocol):

@@ -5,34 +5,20 @@
 - :class:`ListReporter`: tests (reports kept in memory, checkpoints copied to a folder).
 
 Every reporter copies (persists) the checkpoint directory during ``report``; the trial may delete its
-own copy afterwards. Reports never hold NaN/inf: :func:`sanitize` replaces them by None.
+own copy afterwards. Reports never hold NaN/inf: ``nonfinite_to_none`` (trainable/base/finite.py)
+replaces them by None.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from trainable.errors import InputError
-
-
-def sanitize(metrics: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``metrics`` with non-finite floats replaced by None (recursively for dicts/lists)."""
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [clean(v) for v in value]
-        return value
-
-    return clean(dict(metrics))
+from trainable.base.errors import InputError
+from trainable.base.finite import nonfinite_to_none
 
 
 def checkpoint_name(metrics: dict[str, Any]) -> str:
@@ -54,7 +40,7 @@ class TuneReporter:
         from ray import tune
 
         checkpoint = tune.Checkpoint.from_directory(checkpoint_dir) if checkpoint_dir else None
-        tune.report(sanitize(metrics), checkpoint=checkpoint)
+        tune.report(nonfinite_to_none(metrics), checkpoint=checkpoint)
 
     def restore_dir(self) -> str | None:
         """A local copy of the checkpoint Ray restored this trial with, or None on a fresh start."""
@@ -76,7 +62,7 @@ class LocalReporter:
         self.records_path.touch()
 
     def report(self, metrics: dict[str, Any], checkpoint_dir: str | None = None) -> None:
-        metrics = sanitize(metrics)
+        metrics = nonfinite_to_none(metrics)
         saved = None
         if checkpoint_dir:
             dest = self.out_dir / "checkpoints" / checkpoint_name(metrics)
@@ -104,7 +90,7 @@ class ListReporter:
         self.restore_from = restore_from
 
     def report(self, metrics: dict[str, Any], checkpoint_dir: str | None = None) -> None:
-        metrics = sanitize(metrics)
+        metrics = nonfinite_to_none(metrics)
         json.dumps(metrics, allow_nan=False)  # the contract: JSON-safe, no NaN
         saved = None
         if checkpoint_dir and self.checkpoint_root is not None:

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trainable.base.report_keys import REPEATS_STEP
 from trainable.report import Reporter
 
 BASE_COMET = 0.7807
@@ -204,7 +205,7 @@ def run_synthetic_trial(
             last = state["last_good"]
             if last is not None:
                 final = {**last, "wall_s": wall_s, "accel_s": state["accel_s"], "is_final": True, "diverged": True,
-                         "diverged_step": div, "stop_cause": "nonfinite_loss"}  # fmt: skip
+                         "diverged_step": div, "stop_cause": "nonfinite_loss", REPEATS_STEP: last["step"]}  # fmt: skip
             else:
                 final = {
                     "step": div, "loss": None, "grad_norm": None, "lr": curve_params.get("lr"),
@@ -232,5 +233,7 @@ def run_synthetic_trial(
         **(state["last_good"] or {"step": state["step"]}),
         **status(is_final=True, stop_cause="completed"),
     }
+    if state["last_good"]:
+        final[REPEATS_STEP] = state["last_good"]["step"]
     reporter.report(final)
     return final

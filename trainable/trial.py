@@ -12,9 +12,10 @@
   checkpoint, and the final report names their step as ``final_from_step``.
 - ``cleanup``: drop model/optimizer and free accelerator memory, however the trial ended.
 
-The final report (``is_final``) follows ``trainable/report.py``: a diverged trial repeats its last good
-eval's metrics (``diverged``, ``diverged_step``, ``stop_cause``); one that diverged before any eval has
-no objective keys and ``stop_cause: no_good_eval`` with ``divergence_cause``.
+The final report (``is_final``) follows ``trainable/base/report_keys.py``: a diverged trial repeats its last
+good eval's metrics (``diverged``, ``diverged_step``, ``stop_cause``) and names that eval's step as
+``repeats_step``; one that diverged before any eval has no objective keys and ``stop_cause: no_good_eval``
+with ``divergence_cause``.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ import time
 from contextlib import contextmanager
 from typing import Any
 
+from trainable.base.errors import InputError
+from trainable.base.finite import nonfinite_to_none
+from trainable.base.report_keys import REPEATS_STEP
 from trainable.checkpointing import TrainerState, load_checkpoint, save_checkpoint
 from trainable.config import TrialConfig
 from trainable.divergence import DivergenceGuard, Verdict
 from trainable.early_stopping import EarlyStopping
-from trainable.errors import InputError
 from trainable.report import Reporter
 
 
@@ -358,7 +361,7 @@ class TrialRecipe:
         if final:
             report["final_from_step"] = self.state.step if final_from_step is None else final_from_step
         self._losses_since_report = []
-        self.state.last_good_eval = _json_safe(report)
+        self.state.last_good_eval = nonfinite_to_none(report)
         checkpoint = self._checkpointed_step != self.state.step
         with tempfile.TemporaryDirectory(prefix="mtsweep-ckpt-") as tmp:
             if checkpoint:
@@ -387,12 +390,13 @@ class TrialRecipe:
             "tokens_seen": self.state.tokens_seen,
         }
         if self.state.last_good_eval is None:
-            from trainable.metrics import TABLE_METRICS
+            from trainable.base.metric_names import TABLE_METRICS
 
             report = {**self._base_report(), **dict.fromkeys(TABLE_METRICS)}
             report.update(status, stop_cause="no_good_eval")
         else:
-            report = {**self.state.last_good_eval, **status, "stop_cause": verdict.cause}
+            report = {**self.state.last_good_eval, **status, "stop_cause": verdict.cause,
+                      REPEATS_STEP: self.state.last_good_eval.get("step")}
             report.setdefault("final_from_step", report.get("step"))
         self.reporter.report(report, None)
         return report
@@ -479,8 +483,3 @@ def _seed_everything(seed: int) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
 
-
-def _json_safe(report: dict[str, Any]) -> dict[str, Any]:
-    from trainable.reporters import sanitize
-
-    return sanitize(report)

@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def resolve_sweep(arg: Path) -> tuple[Any, Path | None]:
     """(SweepConfig, results folder or None) for a results folder, its sweep.yaml, or a config YAML."""
     from sweep.config import load_sweep_config
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     if arg.is_dir():
         if not (arg / "sweep.yaml").is_file():
@@ -57,7 +57,7 @@ def evaluate(cfg: Any, params: dict[str, Any], checkpoint: str | None, split: st
     ``step`` (0 for S0) stands in, so the whole analysis path runs in tests.
     """
     from sweep.config import base_trial_config
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     base = {**base_trial_config(cfg), **params}
     if is_synthetic(cfg):
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     cfg, results_dir = resolve_sweep(args.sweep)
     out = args.out or results_dir

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from sweep.results_dir import create_results_dir
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     if args.trials is not None and args.trials < 1:
         raise InputError("--trials", f"must be >= 1, got {args.trials}")
@@ -105,7 +105,7 @@ def command_args(module: Any, argv: list[str]) -> argparse.Namespace:
 
 def toy_assets(out: Path, reuse: Path | None, *, required: bool) -> tuple[Path, Path]:
     """(model dir, COMET checkpoint): ``reuse``'s when it holds both, else built into ``out``."""
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     if reuse is not None:
         model_dir, comet_ckpt = reuse / "model", reuse / "comet" / "checkpoints" / "model.ckpt"
@@ -160,10 +160,10 @@ def quiet_local_ray() -> Iterator[None]:
 
 def trial_summary(sweep_dir: Path) -> list[str]:
     """One line per finished trial: number, preset, lr, how it ended."""
-    from sweep.records import read_jsonl
+    from trainable.base.jsonl import read_records
 
     lines = []
-    for t in sorted(read_jsonl(sweep_dir / "trials.jsonl"), key=lambda r: r.get("optuna_number") or 0):
+    for t in sorted(read_records(sweep_dir / "trials.jsonl"), key=lambda r: r.get("optuna_number") or 0):
         params = t.get("params") or {}
         lr = params.get("lr")
         head = f"  #{t.get('optuna_number')}" + (f" ({params['_preset']})" if params.get("_preset") else "")

@@ -43,7 +43,7 @@ MERGE_DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
 
 def check_flags(args: argparse.Namespace) -> None:
     """Everything that needs no file read: one-line errors naming the flag."""
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     out = Path(args.out)
     if out.exists() or out.is_symlink():
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from sweep.export_checkpoint import provenance, select_checkpoint
     from sweep.hub_push import HubPushError, push_folder
     from sweep.model_card import render_card
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
     from trainable.exporting import adapter_dir_of, write_json
 
     check_flags(args)

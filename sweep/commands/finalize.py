@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from analysis.s0_table import Member, write_s0_vs_s1
     from sweep.checkpoint_pins import pin_checkpoints
     from sweep.commands.baseline import evaluate, is_synthetic, resolve_sweep
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()] if args.objectives else None
     results = load_sweep(args.dir, objectives)

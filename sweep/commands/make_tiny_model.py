@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     if args.pretrain_steps < 0:
         raise InputError("--pretrain-steps", f"must be >= 0, got {args.pretrain_steps}")

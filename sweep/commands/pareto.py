@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from analysis.exports import front_rows, markdown_table
     from analysis.loading import load_sweep
     from analysis.pareto_outputs import unique_out_dir, write_pareto_outputs
-    from trainable.constraints import describe
+    from trainable.base.constraints import describe
 
     objectives = [o.strip() for o in args.objectives.split(",") if o.strip()] if args.objectives else None
     results = load_sweep(args.dir, objectives, where="--objectives")
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     outputs = write_pareto_outputs(results, out_dir, level=args.level, plots=not args.no_plots)
     hv = outputs.hypervolume
     for level, front in outputs.fronts.items():
-        rows = front_rows(front)
+        rows = front_rows(front, results.root)
         cols = ["trial_id", "step", *front.objectives, "diverged", *[k for k in (rows[0] if rows else {}) if k.startswith("param.")]]
         print(f"Pareto front, {level} level: {len(front.front)} of {len(front.points)} points"
               + (f" ({len(front.excluded)} without values excluded)" if front.excluded else "")

@@ -32,12 +32,12 @@ def run(args: argparse.Namespace) -> int:
     from sweep.driver import finish_sweep, ray_session, record_stop
     from sweep.interrupt import stop_on_signals
     from sweep.preflight import check_ray_flags, preflight
-    from sweep.results_dir import RAY_DIR, SWEEP_YAML, read_sweep_yaml
-    from trainable.errors import InputError
+    from sweep.results_dir import RAY_DIR, SWEEP_YAML, read_resolved_config
+    from trainable.base.errors import InputError
 
     check_ray_flags(args)
     results_dir = Path(args.results_dir).resolve()
-    cfg = read_sweep_yaml(results_dir)
+    cfg = read_resolved_config(results_dir)
     if finished_already(cfg, results_dir):
         return 0
     # What `mtsweep run` checked may have changed since (data moved, a model gone from the cache): the
@@ -48,11 +48,12 @@ def run(args: argparse.Namespace) -> int:
         from ray import tune
 
         from sweep.records import make_storage
-        from sweep.tuner import import_trainable, with_resources
+        from sweep.tuner import with_resources
+        from trainable.base.imports import import_function
 
         if not tune.Tuner.can_restore(str(experiment)):
             raise InputError(str(results_dir), f"no Ray experiment to resume in {experiment}")
-        trainable = with_resources(import_trainable(cfg.trainable), cfg)
+        trainable = with_resources(import_function(cfg.trainable, where="trainable"), cfg)
 
         def restore_and_fit() -> Any:
             tuner = tune.Tuner.restore(

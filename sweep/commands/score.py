@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _read_lines(path: str, flag: str) -> list[str]:
     from pathlib import Path
 
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     p = Path(path)
     if not p.exists() or p.is_dir():
@@ -53,7 +53,7 @@ def _read_lines(path: str, flag: str) -> list[str]:
 
 
 def _inputs(args: argparse.Namespace) -> tuple[list[str], list[str], list[str]]:
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     if args.data and (args.src or args.ref):
         raise InputError("--data", "give either --data or --src/--ref, not both")
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     if args.comet_batch_size < 1:
         raise InputError("--comet-batch-size", "must be >= 1")

@@ -16,15 +16,16 @@ def status_rows(results_dir, cfg) -> tuple[list[str], list[list]]:  # noqa: ANN0
     """Headers and rows: one row per study trial, running ones with their latest report."""
     import optuna
 
-    from sweep.records import make_storage, read_jsonl
-    from sweep.results_dir import REPORTS_JSONL
+    from sweep.records import make_storage
+    from sweep.results_dir import REPORTS_JSONL, study_storage_url
     from sweep.trial_table import short_params
+    from trainable.base.jsonl import read_records
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = make_storage(cfg.storage_url(results_dir))
+    storage = make_storage(study_storage_url(cfg, results_dir))
     study = optuna.load_study(study_name=cfg.resolved_study_name, storage=storage)
     latest: dict[int, dict] = {}
-    for record in read_jsonl(results_dir / REPORTS_JSONL):
+    for record in read_records(results_dir / REPORTS_JSONL):
         if record.get("optuna_number") is not None:
             latest[record["optuna_number"]] = record.get("metrics", {})
     rows = []
@@ -51,12 +52,12 @@ def status_rows(results_dir, cfg) -> tuple[list[str], list[list]]:  # noqa: ANN0
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sweep.results_dir import read_sweep_yaml
+    from sweep.results_dir import read_resolved_config
     from sweep.trial_table import format_table
-    from trainable.constraints import describe
+    from trainable.base.constraints import describe
 
     results_dir = Path(args.results_dir).resolve()
-    cfg = read_sweep_yaml(results_dir)
+    cfg = read_resolved_config(results_dir, check_inputs=False)
     headers, rows = status_rows(results_dir, cfg)
     counts: dict[str, int] = {}
     for row in rows:

@@ -1,8 +1,11 @@
-"""Write hand-made sweep results directories in the exact format of docs/architecture.md, for tests.
+"""Write hand-made sweep results directories in the format the real writers emit, for tests that need
+a controlled shape (a partial last line, running trials, chosen divergences, a third objective).
 
-The records follow the report contract (trainable/report.py): eval reports every 100 steps, a final
-report with ``is_final``/``stop_cause``; a diverged trial's final report repeats its last good eval with
-``diverged: True`` and no checkpoint; a ``no_good_eval`` trial has no objective keys at all. A real
+``tests/analysis_tests/test_real_results.py`` checks this format against a folder ``mtsweep run`` wrote
+and runs the analysis on that real folder. The records follow the report contract
+(trainable/base/report_keys.py): eval reports every 100 steps, a final report with
+``is_final``/``stop_cause``; a diverged trial's final report repeats its last good eval with ``diverged:
+True``, ``repeats_step`` and no checkpoint; a ``no_good_eval`` trial has no objective keys at all. A real
 Optuna SQLite study with the same trials is written to ``study.db``.
 """
 
@@ -82,7 +85,7 @@ def write_results_dir(
     rng = random.Random(seed)
     root.mkdir(parents=True, exist_ok=True)
     (root / "sweep.yaml").write_text(
-        "study_name: test-study\nseed: 0\nobjectives: [comet, term_acc]\nmodes: [max, max]\n", encoding="utf-8"
+        "name: test-study\nstudy_name: test-study\nseed: 0\nobjectives: [comet, term_acc]\n", encoding="utf-8"
     )
     reports, trials = [], []
     t = 1_700_000_000.0
@@ -105,7 +108,7 @@ def write_results_dir(
                 break
             if i in diverge and step == 300:
                 final = {**last_good, "is_final": True, "diverged": True, "diverged_step": 260,
-                         "stop_cause": "nonfinite_loss"}  # type: ignore[dict-item]
+                         "stop_cause": "nonfinite_loss", "repeats_step": last_good["step"]}  # type: ignore[index]
                 reports.append({"trial_id": tid, "optuna_number": i, "params": params, "metrics": final,
                                 "checkpoint": None, "time": t})
                 steps_run = 260
@@ -128,6 +131,7 @@ def write_results_dir(
             "stop_cause": final["stop_cause"],
             "values": {"comet": final["comet"], "term_acc": final["term_acc"]} if good else None,
             "params": params, "steps": steps_run, "diverged": bool(final.get("diverged")),
+            "diverged_step": final.get("diverged_step"), "feasible": None, "failed_constraints": None,
         })
     _write_jsonl(root / "reports.jsonl", reports, partial_last_line)
     _write_jsonl(root / "trials.jsonl", trials, False)

@@ -7,15 +7,16 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from analysis.exports import read_csv
 from analysis.front import pareto_front
-from analysis.hypervolume import hypervolume
 from analysis.loading import load_sweep
 from analysis.plot_info import pareto_plot_info
 from sweep.cli import main
 from tests.analysis_tests.results_dir import write_results_dir
+from trainable.base.pareto import hypervolume
 
 
 def constrained_sweep(tmp_path: Path, constraints: dict) -> Path:
@@ -25,6 +26,7 @@ def constrained_sweep(tmp_path: Path, constraints: dict) -> Path:
     return root
 
 
+@pytest.mark.integration
 def test_front_excludes_infeasible_results_and_says_why(tmp_path: Path, capsys) -> None:
     # answer_only / low-weight trials grow len_ratio towards 1.3 (run-on output in this hand-made sweep)
     root = constrained_sweep(tmp_path, {"len_ratio": [0.9, 1.15]})

@@ -47,7 +47,7 @@ def test_real_synthetic_sweep_baseline_pareto_finalize(synthetic_sweep: Path, ca
     out = capsys.readouterr().out
     assert "reference = S0 baseline" in out
     front = read_csv(root / "pareto" / "pareto.csv")
-    assert front and all(r["checkpoint"] and Path(r["checkpoint"]).is_dir() for r in front)
+    assert front and all(r["checkpoint"] and (root / r["checkpoint"]).is_dir() for r in front)  # relative
     assert not any(k.startswith("param._") for k in front[0])  # sweep-internal keys are not hyperparameters
     for name in ("pareto.png", "curves.png", "pareto.html", "importance.md", "checkpoint_level/pareto.csv"):
         assert (root / "pareto" / name).exists(), name

@@ -7,7 +7,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.front import Point, dominates, nondominated_ranks, pareto_front
+from analysis.front import Point, pareto_front
+from trainable.base.pareto import dominates, nondominated_ranks
 
 MODES = st.sampled_from(["max", "min"])
 VALUE = st.one_of(st.integers(0, 6).map(float), st.floats(0, 1, allow_nan=False), st.just(None), st.just(math.nan))

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.front import Point
-from analysis.hypervolume import choose_reference, hypervolume, hypervolume_report
+from analysis.hypervolume import choose_reference, hypervolume_report
+from trainable.base.pareto import hypervolume
 
 
 def _grid_volume(vectors, ref, modes) -> float:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from analysis.loading import load_sweep, open_study_readonly, read_jsonl
+from analysis.loading import load_sweep, open_study_readonly
 from tests.analysis_tests.results_dir import write_results_dir
-from trainable.errors import InputError
+from trainable.base.errors import InputError
+from trainable.base.jsonl import read_jsonl
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
@@ -53,7 +54,7 @@ def test_partial_line_only_at_the_end(tmp_path: Path) -> None:
     assert got.records == [{"a": 1}, {"a": 2}] and got.partial_last_line
     path.write_text('{"a": 1}\n{"a": \n{"a": 3}\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"r\.jsonl:2: not valid JSON"):
-        read_jsonl(path)
+        read_jsonl(path, strict=True)
 
 
 def test_study_read_only_while_a_writer_holds_the_lock(tmp_path: Path) -> None:

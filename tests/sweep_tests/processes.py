@@ -19,7 +19,7 @@ from pathlib import Path
 import optuna
 import yaml
 
-from sweep.records import read_jsonl
+from trainable.base.jsonl import read_records
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -112,7 +112,7 @@ def study_of(out: Path, name: str) -> optuna.Study:
 
 
 def n_lines(path: Path) -> int:
-    return len(read_jsonl(path))
+    return len(read_records(path))
 
 
 def check_record(out: Path, name: str, n_trials: int, *, finished: bool) -> None:
@@ -124,13 +124,13 @@ def check_record(out: Path, name: str, n_trials: int, *, finished: bool) -> None
     for t in trials:
         if t.state.name == "FAIL":  # only the synthetic curves' own divergence may fail a trial
             assert t.user_attrs.get("stop_cause") == "no_good_eval", (t.number, t.user_attrs)
-    records = read_jsonl(out / "trials.jsonl")
+    records = read_records(out / "trials.jsonl")
     numbers = [r["optuna_number"] for r in records]
     assert len(numbers) == len(set(numbers)), Counter(numbers)
     done = {t.number: t.state.name for t in trials if t.state.is_finished()}
     assert {r["optuna_number"]: r["state"] for r in records} == done
     keys = [(r["optuna_number"], r["metrics"].get("step"), r["metrics"].get("is_final")) for r in
-            read_jsonl(out / "reports.jsonl")]  # fmt: skip
+            read_records(out / "reports.jsonl")]  # fmt: skip
     assert len(keys) == len(set(keys)), [k for k, n in Counter(keys).items() if n > 1]
     if finished:
         assert len(trials) == n_trials and len(done) == n_trials, [(t.number, t.state.name) for t in trials]

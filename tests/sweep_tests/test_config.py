@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from sweep.config import SYNTHETIC_TRAINABLE, load_sweep_config
-from sweep.results_dir import create_results_dir, read_sweep_yaml, write_sweep_yaml
-from trainable.errors import InputError
+from sweep.results_dir import create_results_dir, read_resolved_config, write_sweep_yaml
+from trainable.base.errors import InputError
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "sweep" / "configs").glob("*.yaml"))
 
@@ -132,9 +132,9 @@ def test_sweep_yaml_round_trips(tmp_path: Path) -> None:
     cfg = load_sweep_config(CONFIGS[[p.name for p in CONFIGS].index("synthetic.yaml")], ["num_trials=5"])
     out, _ = create_results_dir(tmp_path / "sw")
     write_sweep_yaml(out, cfg)
-    back = read_sweep_yaml(out)
+    back = read_resolved_config(out)
     assert back.num_trials == 5 and back.objectives == cfg.objectives and back.trial == cfg.trial
     assert back.storage == f"sqlite:///{out / 'study.db'}"
     assert back.study_name == cfg.name and back.out_dir == str(out)
     with pytest.raises(InputError, match="not a sweep results folder"):
-        read_sweep_yaml(tmp_path)
+        read_resolved_config(tmp_path)

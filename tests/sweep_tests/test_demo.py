@@ -12,7 +12,7 @@ import pytest
 
 from sweep.cli import main
 from sweep.commands.demo import QUICK_TRIALS
-from sweep.records import read_jsonl
+from trainable.base.jsonl import read_records
 
 PARETO_FILES = ("pareto.png", "pareto.html", "curves.png", "pareto.csv", "pareto.md", "pareto.tex", "pareto.json",
                 "trials.csv", "hypervolume.csv", "hypervolume.png", "summary.json")
@@ -48,7 +48,7 @@ def test_quick_demo_writes_everything(tmp_path: Path, tiny_assets, capsys: pytes
     assert len(study.trials) == QUICK_TRIALS
     assert all(t.state.name in ("COMPLETE", "PRUNED", "FAIL") for t in study.trials)  # every trial final
     assert all(t.user_attrs.get("stop_cause") for t in study.trials)
-    trials = read_jsonl(sweep / "trials.jsonl")
+    trials = read_records(sweep / "trials.jsonl")
     assert sorted(t["optuna_number"] for t in trials) == list(range(QUICK_TRIALS))
 
     # The NaN-prone preset diverges after its first evals: stopped by the guard, its last good result kept.

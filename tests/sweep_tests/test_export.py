@@ -23,14 +23,14 @@ from pathlib import Path
 import pytest
 
 from sweep.cli import main
-from sweep.records import read_jsonl
 from tests.sweep_tests.processes import REPO, Driver
+from trainable.base.jsonl import read_records
 
 pytestmark = pytest.mark.integration
 
 
 def _checkpointed(out: Path) -> int:
-    return sum(1 for r in read_jsonl(out / "reports.jsonl") if r.get("checkpoint"))
+    return sum(1 for r in read_records(out / "reports.jsonl") if r.get("checkpoint"))
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +59,13 @@ def test_resumed_retained_folder_keeps_each_trials_front_and_newest(sweep_dir: P
     from analysis.loading import load_sweep
     from sweep.disk_usage import disk_usage
 
-    trials = read_jsonl(sweep_dir / "trials.jsonl")
+    trials = read_records(sweep_dir / "trials.jsonl")
     assert sorted(t["state"] for t in trials) == ["COMPLETE", "COMPLETE"] and all(t["steps"] == 16 for t in trials)
     results = load_sweep(sweep_dir)
     expected: set[str] = set()
     for number in (0, 1):  # the rule, computed independently from the reports
         points = [p for p in results.checkpoint_points if p.optuna_number == number]
-        recorded = [r["checkpoint"] for r in read_jsonl(sweep_dir / "reports.jsonl")
+        recorded = [r["checkpoint"] for r in read_records(sweep_dir / "reports.jsonl")
                     if r["optuna_number"] == number and r["checkpoint"]]
         front = pareto_front(points, results.objectives, results.modes, level="checkpoint").front
         if not front:  # no feasible eval: the front of all of them
@@ -73,9 +73,9 @@ def test_resumed_retained_folder_keeps_each_trials_front_and_newest(sweep_dir: P
                                  results.objectives, results.modes).front
         expected |= {p.checkpoint for p in front} | {recorded[-1]}
     on_disk = {str(p.resolve()) for p in sweep_dir.glob("ray/*/checkpoint_*")}
-    recorded_all = {r["checkpoint"] for r in read_jsonl(sweep_dir / "reports.jsonl") if r["checkpoint"]}
+    recorded_all = {r["checkpoint"] for r in read_records(sweep_dir / "reports.jsonl") if r["checkpoint"]}
     assert on_disk & recorded_all == expected
-    removed = read_jsonl(sweep_dir / "retention.jsonl")
+    removed = read_records(sweep_dir / "retention.jsonl")
     assert any(r["removed"] == "checkpoint" for r in removed)
     assert {r["checkpoint"] for r in removed if r["removed"] == "checkpoint"}.isdisjoint(on_disk)
     usage = disk_usage(sweep_dir)
@@ -175,7 +175,7 @@ def _free_port() -> int:
 
 def test_bad_inputs_and_unreachable_hub_write_nothing(sweep_dir: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    removed = [r for r in read_jsonl(sweep_dir / "retention.jsonl") if r["removed"] == "checkpoint"]
+    removed = [r for r in read_records(sweep_dir / "retention.jsonl") if r["removed"] == "checkpoint"]
     taken = tmp_path / "taken"
     taken.mkdir()
     cases = [

@@ -11,7 +11,7 @@ import yaml
 
 from sweep.config import load_sweep_config
 from sweep.records import make_sampler, make_storage
-from trainable.errors import InputError
+from trainable.base.errors import InputError
 
 BANDS = {"len_ratio": (0.7, 1.5), "bleu_char": (10.0, None), "comet": None}
 

@@ -15,19 +15,11 @@ import pytest
 import yaml
 
 from sweep.cli import main
-from sweep.records import make_sampler, make_storage, read_jsonl, reconcile_study, sanitize
+from sweep.records import make_sampler, make_storage, reconcile_study
 from tests.sweep_tests.nan_trainables import BEHAVIOURS
+from trainable.base.jsonl import read_records
 
 NAN = float("nan")
-
-
-def test_sanitize_drops_every_nonfinite_value() -> None:
-    import numpy as np
-
-    raw = {"comet": NAN, "term_acc": float("inf"), "bleu": np.float64("nan"), "step": 3, "ok": 0.5,
-           "nested": {"x": float("-inf"), "y": 1.0}, "cause": "nonfinite_loss", "flag": True, "none": None}  # fmt: skip
-    assert sanitize(raw) == {"step": 3, "ok": 0.5, "nested": {"y": 1.0}, "cause": "nonfinite_loss",
-                             "flag": True, "none": None}  # fmt: skip
 
 
 class StubScheduler:
@@ -148,11 +140,11 @@ def test_nonconforming_trainables_never_leave_running_trials(tmp_path: Path, loc
     assert by_behaviour["raise"].user_attrs["stop_cause"] == "error"
     assert all(math.isfinite(v) for t in study.trials if t.values for v in t.values)
 
-    trials = read_jsonl(out / "trials.jsonl")
+    trials = read_records(out / "trials.jsonl")
     assert sorted(r["optuna_number"] for r in trials) == sorted(t.number for t in study.trials)
     for record in trials:
         assert record["state"] == study.trials[record["optuna_number"]].state.name
-    reports = read_jsonl(out / "reports.jsonl")
+    reports = read_records(out / "reports.jsonl")
     assert len(reports) == sum(len(v) for v in BEHAVIOURS.values())
     nan_reports = [r for r in reports if r["params"]["behaviour"] == "nan_first"]
     assert all(r["metrics"]["comet"] is None for r in nan_reports)  # NaN written as JSON null

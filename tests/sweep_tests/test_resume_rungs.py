@@ -18,8 +18,8 @@ import optuna
 import pytest
 import yaml
 
-from sweep.records import read_jsonl
 from tests.sweep_tests.processes import kill_session, mtsweep
+from trainable.base.jsonl import read_records
 
 N_TRIALS = 10
 SPACE = {
@@ -58,8 +58,8 @@ def test_kill_and_resume_keep_rung_decisions_per_trial_rungs_and_constraints(tmp
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             assert driver.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
-            stops = [r for r in read_jsonl(rungs) if r["decision"] == "STOP"]
-            if stops and len(read_jsonl(out / "trials.jsonl")) >= 3:
+            stops = [r for r in read_records(rungs) if r["decision"] == "STOP"]
+            if stops and len(read_records(out / "trials.jsonl")) >= 3:
                 break
             time.sleep(0.3)
         assert stops, "MO-ASHA stopped nothing before the kill"
@@ -67,7 +67,7 @@ def test_kill_and_resume_keep_rung_decisions_per_trial_rungs_and_constraints(tmp
         assert kill_session(driver.pid) == []  # kill -9: driver, Ray head, workers
         driver.wait()
     assert driver.returncode == -signal.SIGKILL
-    assert len(read_jsonl(out / "trials.jsonl")) < N_TRIALS - 2, "killed too late to test anything"
+    assert len(read_records(out / "trials.jsonl")) < N_TRIALS - 2, "killed too late to test anything"
     killed_at = time.time()
 
     resume = mtsweep("resume", str(out), "--num-cpus", "2", log=tmp_path / "resume.log")
@@ -76,20 +76,20 @@ def test_kill_and_resume_keep_rung_decisions_per_trial_rungs_and_constraints(tmp
     finally:
         assert kill_session(resume.pid) == []
 
-    from sweep.results_dir import read_sweep_yaml
+    from sweep.results_dir import read_resolved_config
     from sweep.tuner import make_scheduler
 
-    cfg = read_sweep_yaml(out)
+    cfg = read_resolved_config(out)
     study = optuna.load_study(study_name="rungs", storage=f"sqlite:///{out / 'study.db'}")
     assert len(study.trials) == N_TRIALS and all(t.state.name in ("COMPLETE", "PRUNED", "FAIL") for t in study.trials)
     # Ray trial -> Optuna trial (a Ray trial lost with the dead driver's last snapshot is asked again: the
     # new Ray trial adopts the same Optuna trial, so two Ray ids can share one number).
-    number_of = {r["trial_id"]: r["optuna_number"] for r in read_jsonl(out / "reports.jsonl")}
+    number_of = {r["trial_id"]: r["optuna_number"] for r in read_records(out / "reports.jsonl")}
     by_number = {t.number: t for t in study.trials}
 
     # 1. Resume-safe rungs: an uninterrupted MOASHA fed the logged reports decides exactly as the killed +
     #    resumed sweep did, and some decisions after the resume needed rungs filled before the kill.
-    log = read_jsonl(rungs)
+    log = read_records(rungs)
     fresh = make_scheduler(cfg).core  # same options, empty, no log
     assert [fresh.on_result(r["trial_id"], r["step"], r["metrics"], r["max_steps"]).value for r in log] == [
         r["decision"] for r in log]  # fmt: skip
@@ -99,7 +99,7 @@ def test_kill_and_resume_keep_rung_decisions_per_trial_rungs_and_constraints(tmp
     # ... the logged inputs are the reports the sweep recorded, and the study agrees with the decisions.
     # reports.jsonl is keyed by Optuna number (a trial re-run under a new Ray id after the kill is recorded
     # once), so is each rung-log line.
-    reports = {(r["optuna_number"], r["metrics"]["step"]): r["metrics"] for r in read_jsonl(out / "reports.jsonl")}
+    reports = {(r["optuna_number"], r["metrics"]["step"]): r["metrics"] for r in read_records(out / "reports.jsonl")}
     for r in log:
         assert {o: reports[(r["optuna_number"], r["step"])][o] for o in cfg.objectives} == {o: r["metrics"][o] for o in cfg.objectives}
     number_of.update({r["trial_id"]: r["optuna_number"] for r in log})
@@ -122,7 +122,7 @@ def test_kill_and_resume_keep_rung_decisions_per_trial_rungs_and_constraints(tmp
     assert all(r.startswith("bleu_char ") for t in infeasible for r in t.user_attrs["failed_constraints"])
     assert study.best_trials and all(t.user_attrs["feasible"] for t in study.best_trials)
     assert f"{len(infeasible)} infeasible trial(s) left out" in (tmp_path / "resume.log").read_text()  # the summary
-    records = {r["trial_id"]: r for r in read_jsonl(out / "trials.jsonl")}
+    records = {r["trial_id"]: r for r in read_records(out / "trials.jsonl")}
     assert all(records[t.user_attrs["ray_trial_id"]]["failed_constraints"] == t.user_attrs["failed_constraints"]
                for t in judged)  # fmt: skip
     import subprocess

@@ -112,7 +112,7 @@ def test_retention_key_is_checked_up_front(tmp_path: Path) -> None:
 
     from sweep.choices import RETENTIONS
     from sweep.config import load_sweep_config
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
 
     cfg = Path(__file__).resolve().parents[2] / "sweep" / "configs" / "synthetic.yaml"
     for name in RETENTIONS:

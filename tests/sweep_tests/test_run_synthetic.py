@@ -9,7 +9,8 @@ import pytest
 
 from analysis.loading import removed_checkpoints
 from sweep.cli import main
-from sweep.records import make_sampler, read_jsonl
+from sweep.records import make_sampler
+from trainable.base.jsonl import read_records
 
 REPO = Path(__file__).resolve().parents[2]
 SYNTHETIC = REPO / "sweep" / "configs" / "synthetic.yaml"
@@ -64,7 +65,7 @@ def test_run_synthetic_end_to_end(tmp_path: Path, local_ray: None, capsys: pytes
     assert len(study.trials) == 8
     assert {t.state.name for t in study.trials} <= {"COMPLETE", "PRUNED", "FAIL"}
     assert any(t.state.name == "COMPLETE" for t in study.trials)
-    records = {r["optuna_number"]: r for r in read_jsonl(out / "trials.jsonl")}
+    records = {r["optuna_number"]: r for r in read_records(out / "trials.jsonl")}
     assert sorted(records) == list(range(8))
     for t in study.trials:
         record = records[t.number]
@@ -74,7 +75,7 @@ def test_run_synthetic_end_to_end(tmp_path: Path, local_ray: None, capsys: pytes
             assert record["stop_cause"] == "pruned" and record["steps"] < 400
         if t.state.name == "COMPLETE":
             assert list(record["values"].values()) == t.values
-    reports = read_jsonl(out / "reports.jsonl")
+    reports = read_records(out / "reports.jsonl")
     assert {r["optuna_number"] for r in reports} == set(range(8))
     removed = removed_checkpoints(out)  # retention: front deleted the dominated ones, and logged each
     assert all(Path(r["checkpoint"]).is_dir() != (r["checkpoint"] in removed) for r in reports if r["checkpoint"])
@@ -87,7 +88,7 @@ def test_run_synthetic_end_to_end(tmp_path: Path, local_ray: None, capsys: pytes
     second = out.with_name("syn-2")
     assert f"{out} exists; writing to {second}" in printed
     assert (out / "trials.jsonl").read_text() == before
-    assert len(read_jsonl(second / "trials.jsonl")) == 2
+    assert len(read_records(second / "trials.jsonl")) == 2
 
     assert main(["status", str(out)]) == 0
     table = capsys.readouterr().out
@@ -101,5 +102,5 @@ def test_trainable_flag_runs_a_user_function(tmp_path: Path, local_ray: None) ->
     args = ["run", str(SYNTHETIC), "--out", str(out), "--trainable", "tests.sweep_tests.nan_trainables:zero_work_trainable",
             "--set", "num_trials=3", "--set", "scheduler.mo_asha=false", "--live-every", "60"]  # fmt: skip
     assert main(args) == 0
-    records = read_jsonl(out / "trials.jsonl")
+    records = read_records(out / "trials.jsonl")
     assert len(records) == 3 and all(r["state"] == "COMPLETE" and r["steps"] == 1 for r in records)

@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 from sweep.cli import main
-from sweep.records import read_jsonl
+from trainable.base.jsonl import read_records
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,10 +40,10 @@ def test_run_tiny_model_sweep(tmp_path: Path, tiny_assets, capsys: pytest.Captur
         assert t.user_attrs["stop_cause"] and t.user_attrs["steps"] >= 1
         if t.state.name == "COMPLETE":
             assert len(t.values) == 2 and all(0.0 <= v <= 1.0 for v in t.values)
-    reports = read_jsonl(out / "reports.jsonl")
+    reports = read_records(out / "reports.jsonl")
     assert {r["optuna_number"] for r in reports} == {0, 1, 2, 3}
     for r in reports:  # the report contract holds through the sweep
         for key in ("step", "loss", "grad_norm", "lr", "bleu_char", "chrf_pp", "len_ratio", "comet", "term_acc"):
             assert key in r["metrics"], key
     assert any(r["checkpoint"] and Path(r["checkpoint"]).is_dir() for r in reports)
-    assert len(read_jsonl(out / "trials.jsonl")) == 4
+    assert len(read_records(out / "trials.jsonl")) == 4

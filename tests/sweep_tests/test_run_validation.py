@@ -89,7 +89,7 @@ def test_argparse_flag_errors_exit_2(tmp_path: Path, argv_tail: list[str], expec
 
 def test_hub_ids_in_the_local_cache_or_allowed_downloads_pass(tmp_path: Path, empty_hf_cache: Path) -> None:
     """A hub id is accepted when the local HF cache holds it (real cache layout), or with --allow-download."""
-    from trainable.errors import InputError
+    from trainable.base.errors import InputError
     from trainable.model_sources import base_model_source, comet_model_source
 
     with pytest.raises(InputError, match="not in the local Hugging Face cache"):

@@ -13,7 +13,7 @@ import random
 from pathlib import Path
 from types import SimpleNamespace
 
-from sweep.records import read_jsonl
+from trainable.base.jsonl import read_records
 
 
 def make(log_path: Path | None):
@@ -48,13 +48,13 @@ def test_unpickled_scheduler_replays_its_log_and_decides_like_an_uninterrupted_o
     before = [live.on_trial_result(None, t, r) for t, r in fed[:cut]]
     del live  # kill -9
     resumed = pickle.loads(tuner_pkl)  # what Tuner.restore does
-    assert resumed.replayed == len(read_jsonl(log)) > 0
+    assert resumed.replayed == len(read_records(log)) > 0
     after = [resumed.on_trial_result(None, t, r) for t, r in fed[cut:]]
 
     assert before + after == expected
     assert resumed.stopped_trials == uninterrupted.stopped_trials and "STOP" in after
     assert resumed.core.rungs == uninterrupted.core.rungs and resumed.core.infeasible == uninterrupted.core.infeasible
-    lines = read_jsonl(log)
+    lines = read_records(log)
     assert all(r["step"] < r["max_steps"] for r in lines)  # per-trial rungs; a final report is never logged
     assert {r["trial_id"] for r in lines if r["decision"] == "STOP"} == set(uninterrupted.stopped_trials)
     assert 900 in {r["rung"] for r in lines}  # the 1000-step trials' own rung

@@ -13,7 +13,7 @@ from optuna.trial import TrialState, create_trial
 from sweep.cli import main
 from sweep.config import SweepConfig
 from sweep.nondominated import dominates
-from sweep.records import CURVE_ATTR, read_jsonl
+from sweep.records import CURVE_ATTR
 from sweep.rung_sampler import (
     MODEL_ATTR,
     OBSERVED_ATTR,
@@ -23,6 +23,7 @@ from sweep.rung_sampler import (
     quality_view,
     tiered_values,
 )
+from trainable.base.jsonl import read_records
 
 REPO = Path(__file__).resolve().parents[2]
 MAX2 = [StudyDirection.MAXIMIZE, StudyDirection.MAXIMIZE]
@@ -124,7 +125,7 @@ def test_default_sampler_learns_from_pruned_trials_in_a_real_sweep(tmp_path: Pat
     pruned = [t for t in trials if t.state == TrialState.PRUNED]
     assert len(trials) == 30 and len(pruned) >= 10  # MO-ASHA prunes; the study keeps them PRUNED
     assert all(t.user_attrs.get(CURVE_ATTR) for t in pruned)  # what was learned from them is in the study
-    assert {r["state"] for r in read_jsonl(out / "trials.jsonl")} >= {"PRUNED", "COMPLETE"}
+    assert {r["state"] for r in read_records(out / "trials.jsonl")} >= {"PRUNED", "COMPLETE"}
     modelled = [t for t in trials if t.system_attrs.get(MODEL_ATTR)]
     # Past its random start the model chose the trials (not a generation 0 that never ends) ...
     assert len(modelled) >= 15 and trials[-1] in modelled

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from sweep.records import read_jsonl
 from tests.sweep_tests.processes import Driver, check_record, n_lines, study_of, write_sweep
+from trainable.base.jsonl import read_records
 
 N_TRIALS = 8
 
@@ -70,7 +70,7 @@ def test_sigint_and_sigterm_at_six_points_then_resume(tmp_path: Path) -> None:
     assert driver.finish() == 0, driver.output()[-3000:]
     check_record(out, "sig", N_TRIALS, finished=True)
     by_trial: dict[int, list[int]] = {}
-    for r in read_jsonl(reports):
+    for r in read_records(reports):
         if not r["metrics"].get("diverged"):
             by_trial.setdefault(r["optuna_number"], []).append(r["metrics"]["step"])
     for number in interrupted:  # continued from its checkpoint: one curve, each step once, in order

@@ -10,7 +10,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from sweep.records import make_sampler, read_jsonl
+from sweep.records import make_sampler
+from trainable.base.jsonl import read_records
 
 
 def space(trial: optuna.Trial) -> None:
@@ -40,7 +41,7 @@ def test_a_refused_verdict_is_retried_kept_and_written_at_the_end(tmp_path: Path
 
     study = optuna.load_study(study_name="locked", storage=storage)
     assert [t.state for t in study.trials] == [TrialState.RUNNING, TrialState.COMPLETE]
-    (entry,) = read_jsonl(untold)
+    (entry,) = read_records(untold)
     assert entry["number"] == 0 and entry["state"] == "COMPLETE" and "locked" in entry["error"]
 
     told, failed = retell_untold(study, untold)  # what the end of the sweep does

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from sweep.wandb_logging import api_key_configured, history_row, pareto_rows, resolve_mode, trial_config
+from sweep.wandb_logging import api_key_configured, history_row, resolve_mode, trial_config
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_KEY = "local-0123456789abcdef0123456789abcdef01234567"  # shaped like a W&B key, never valid
@@ -98,20 +98,6 @@ def test_history_row_keeps_metrics_only() -> None:
     )  # fmt: skip
     assert row == {"step": 100, "comet": 0.8, "training_iteration": 1}
     assert trial_config({"lr": 1e-4, "_optuna_number": 3, "_secret": 1}) == {"lr": 1e-4, "optuna_number": 3}
-
-
-def test_pareto_rows_from_trials_jsonl(tmp_path: Path) -> None:
-    lines = [
-        {"trial_id": "a", "values": {"comet": 0.80, "term_acc": 0.30}, "params": {"lr": 1e-4}, "state": "COMPLETE"},
-        {"trial_id": "b", "values": {"comet": 0.78, "term_acc": 0.40}, "params": {"lr": 2e-4}, "state": "COMPLETE"},
-        {"trial_id": "c", "values": {"comet": 0.77, "term_acc": 0.29}, "params": {"lr": 3e-4}, "state": "COMPLETE"},
-        {"trial_id": "d", "values": None, "params": {"lr": 9e-4}, "state": "FAIL", "stop_cause": "no_good_eval"},
-    ]  # fmt: skip
-    text = "\n".join(json.dumps(x) for x in lines) + '\n{"trial_id": "e", "val'  # partial last line
-    (tmp_path / "trials.jsonl").write_text(text)
-    rows = pareto_rows(tmp_path, ["comet", "term_acc"])
-    assert {r["trial_id"]: r["pareto"] for r in rows} == {"a": True, "b": True, "c": False, "d": False}
-    assert rows[0]["param.lr"] == 1e-4
 
 
 def test_a_wandb_failure_never_fails_the_sweep(
@@ -229,14 +215,8 @@ def test_offline_sweep_logs_every_report_and_stop_cause(
     assert diverged["summary"]["stop_cause"] in ("nonfinite_loss", "no_good_eval")
     assert diverged["summary"]["diverged_step"] >= 1
 
-    (pareto,) = [v for v in runs.values() if v["run"]["job_type"] == "pareto"]
-    table_meta = pareto["summary"]["pareto_table"]
-    assert table_meta["_type"] == "table-file" and table_meta["nrows"] == 2
-    (table_file,) = pareto["dir"].glob(f"files/{table_meta['path']}")
-    table = json.loads(table_file.read_text())
-    assert "comet" in table["columns"] and "pareto" in table["columns"]  # bare Tuner: the trials.jsonl fallback table
-    assert pareto["summary"]["pareto_plot"]["_type"] == "image-file"
-    assert list(pareto["dir"].glob("files/media/images/pareto_plot*.png"))
+    # A bare Tuner's folder is no mtsweep results folder: no Pareto run (test_mtsweep_run_wandb_offline has it).
+    assert [v for v in runs.values() if v["run"]["job_type"] == "pareto"] == []
 
     # The key is never written: not in any result file, nor in the captured output.
     captured = capfd.readouterr()
@@ -279,7 +259,13 @@ def test_mtsweep_run_wandb_offline(tmp_path: Path) -> None:
         if rec["state"] == "COMPLETE":
             assert run["history"][-1]["comet"] == pytest.approx(rec["values"]["comet"])
     (pareto,) = [v for v in runs.values() if v["run"]["job_type"] == "pareto"]
-    assert pareto["summary"]["pareto_table"]["nrows"] == 3
+    table_meta = pareto["summary"]["pareto_table"]
+    assert table_meta["_type"] == "table-file" and table_meta["nrows"] == 3
     assert pareto["summary"]["n_pareto"] >= 1
+    (table_file,) = pareto["dir"].glob(f"files/{table_meta['path']}")
+    table = json.loads(table_file.read_text())
+    assert "comet" in table["columns"] and "pareto" in table["columns"]
+    assert pareto["summary"]["pareto_plot"]["_type"] == "image-file"
+    assert list(pareto["dir"].glob("files/media/images/pareto_plot*.png"))
     leaks = [p for p in out.rglob("*") if p.is_file() and FAKE_KEY.encode() in p.read_bytes()]
     assert leaks == []

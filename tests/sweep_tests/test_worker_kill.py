@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sweep.records import read_jsonl
 from tests.sweep_tests.processes import Driver, check_record, session_pids, write_sweep
+from trainable.base.jsonl import read_records
 
 
 def trial_workers(sid: int) -> list[int]:
@@ -34,7 +34,7 @@ def test_killed_worker_trial_continues_from_its_checkpoint(tmp_path: Path) -> No
                     "--set", "reuse_actors=false", log=tmp_path / "run.log")  # fmt: skip
 
     def first_trial_steps() -> list[int]:
-        return [r["metrics"]["step"] for r in read_jsonl(out / "reports.jsonl") if r["optuna_number"] == 0]
+        return [r["metrics"]["step"] for r in read_records(out / "reports.jsonl") if r["optuna_number"] == 0]
 
     driver.wait_until(lambda: len(first_trial_steps()) >= 2 and bool(trial_workers(driver.proc.pid)))
     (worker,) = trial_workers(driver.proc.pid)
@@ -42,12 +42,12 @@ def test_killed_worker_trial_continues_from_its_checkpoint(tmp_path: Path) -> No
     assert driver.finish() == 0, driver.output()[-3000:]
 
     check_record(out, "wk", 2, finished=True)
-    reports = [r["metrics"] for r in read_jsonl(out / "reports.jsonl") if r["optuna_number"] == 0]
+    reports = [r["metrics"] for r in read_records(out / "reports.jsonl") if r["optuna_number"] == 0]
     steps = [m["step"] for m in reports]
     assert steps == [100, 200, 300, 400], steps  # each eval once, in order
     # The restarted worker's first report (iterations_since_restore 1) is the eval after the checkpoint
     # it restored, not step 100 again: the curve went on where it stopped.
     (resumed,) = [m for m in reports if m["iterations_since_restore"] == 1 and m["step"] > 100]
     assert resumed["training_iteration"] == resumed["step"] // 100  # Ray's counter went on too
-    (record,) = [r for r in read_jsonl(out / "trials.jsonl") if r["optuna_number"] == 0]
+    (record,) = [r for r in read_records(out / "trials.jsonl") if r["optuna_number"] == 0]
     assert record["state"] == "COMPLETE" and record["steps"] == 400

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trainable.errors import InputError
+from trainable.base.errors import InputError
 from trainable.metrics import get_comet_scorer, score_all
 
 SRCS = ["Open the file.", "Restart the server.", "Save"]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from trainable.base.errors import InputError
 from trainable.config import TrialConfig
-from trainable.errors import InputError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "trainable" / "configs"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from trainable.base.errors import InputError
 from trainable.data import Pair, leakage, load_pairs, sample_data_dir
-from trainable.errors import InputError
 
 REAL_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "enja"
 

@@ -247,8 +247,8 @@ def test_from_config_and_bad_policy():
      ({"loss_reference_steps": 0}, "loss_reference_steps")],
 )
 def test_bad_guard_settings_are_rejected_naming_the_key(changes, key):
+    from trainable.base.errors import InputError
     from trainable.config import TrialConfig
-    from trainable.errors import InputError
 
     with pytest.raises(InputError, match=f"key .{key}."):
         TrialConfig.from_dict(changes)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.trainable_tests.trial_helpers import tiny_config
+from trainable.base.metric_names import TABLE_METRICS
 from trainable.evaluate import evaluate_adapter
-from trainable.metrics import TABLE_METRICS
 from trainable.reporters import ListReporter
 from trainable.trial import run_trial
 

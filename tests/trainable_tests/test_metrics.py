@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from sacrebleu.metrics import BLEU, CHRF
 
+from trainable.base.metric_names import METRIC_DIRECTIONS, METRIC_TARGETS
 from trainable.glossary import Term
-from trainable.metrics import METRIC_DIRECTIONS, METRIC_TARGETS, score_all
+from trainable.metrics import score_all
 
 SRCS = ["Open the server settings.", "Delete two policies?", "Save", "Restart the load balancer now."]
 REFS = ["サーバー設定を開きます。", "2 つのポリシーを削除しますか?", "保存", "ロードバランサーを今すぐ再起動します。"]

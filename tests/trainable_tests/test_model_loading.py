@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainable.errors import InputError
+from trainable.base.errors import InputError
 from trainable.model_loading import add_lora, load_base_model, pick_device
 from trainable.prompting import build_examples, collate, weighted_lm_loss
 

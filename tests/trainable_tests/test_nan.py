@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.trainable_tests.trial_helpers import OBJECTIVE_KEYS, tiny_config
-from trainable.report import REQUIRED_KEYS, STATUS_KEYS
+from trainable.base.report_keys import REQUIRED_KEYS, STATUS_KEYS
 from trainable.reporters import ListReporter
 from trainable.trial import run_trial
 

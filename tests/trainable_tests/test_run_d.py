@@ -10,7 +10,7 @@ import pytest
 
 from analysis.front import Point, pareto_front
 from tests.trainable_tests.trial_helpers import tiny_config
-from trainable.constraints import failed, parse_constraints
+from trainable.base.constraints import failed, parse_constraints
 from trainable.reporters import ListReporter
 from trainable.trial import run_trial
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from trainable.report import REQUIRED_KEYS, STATUS_KEYS, STOP_CAUSES
+from trainable.base.report_keys import REQUIRED_KEYS, STATUS_KEYS, STOP_CAUSES
 from trainable.reporters import ListReporter
 from trainable.synthetic import divergence_step, run_synthetic_trial, synthetic_metrics
 

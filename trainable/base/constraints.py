@@ -1,4 +1,4 @@
-"""Feasibility constraints on reported metrics: a band ``[min, max]`` per metric (pure, stdlib only).
+"""Feasibility constraints on reported metrics: a band ``[min, max]`` per metric (pure).
 
 A sweep config's ``constraints:`` maps a metric to ``[min, max]`` (``null`` for an open side) or to
 ``null`` (that constraint off). It is merged over :data:`DEFAULT_CONSTRAINTS`, so the default
@@ -13,15 +13,16 @@ stores them in the study as Optuna's own constraint attributes (what ``Trial.set
 every COMPLETE and PRUNED trial before ``tell``; every Optuna 5 sampler reads them from
 ``FrozenTrial.constraints`` (so does a sampler of ours). Do not also pass a ``constraints_func`` (deprecated
 in Optuna 5.0): Optuna would store a second, legacy copy and count each violation twice; MO-ASHA ranks an infeasible report behind every feasible one;
-the analysis draws the front of feasible trials only. It lives next to the metrics it constrains so
-that ``sweep/`` (config, recording, MO-ASHA, samplers) and ``analysis/`` (fronts, tables, plots) share it.
+the analysis draws the front of feasible trials only. It lives in the base so that ``sweep/`` (config,
+recording, MO-ASHA, samplers) and ``analysis/`` (fronts, tables, plots) share it.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping
 from typing import Any
+
+from trainable.base.finite import finite_or_none, is_finite_number
 
 Band = tuple[float | None, float | None]
 """``(min, max)``; ``None`` = open side."""
@@ -71,7 +72,7 @@ def _band(name: str, band: Any) -> Band:
         if side is None:
             sides.append(None)
             continue
-        if isinstance(side, bool) or not isinstance(side, int | float) or not math.isfinite(side):
+        if not is_finite_number(side):
             raise ConstraintError(name, f"bounds must be finite numbers or null, got {band!r}")
         sides.append(float(side))
     low, high = sides
@@ -88,10 +89,7 @@ def active(constraints: Mapping[str, Band | None] | None) -> dict[str, Band]:
 
 
 def _value(metrics: Mapping[str, Any], name: str) -> float | None:
-    value = metrics.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
+    return finite_or_none(metrics.get(name))
 
 
 def bound_keys(constraints: Mapping[str, Band | None] | None) -> list[str]:

@@ -1,8 +1,10 @@
-"""Build config dataclasses from YAML/dicts with errors that name the offending key.
+"""YAML config files and config dataclasses, with errors that name the file:line or the key.
 
-Shared by ``trainable.config`` (one trial) and ``sweep.config`` (a sweep). Fields are documented with an
-attribute docstring (litgpt style); ``__post_init__`` raises :class:`ConfigValueError` naming the field,
-which :func:`from_mapping` turns into an :class:`InputError` naming file and full key.
+:func:`load_yaml` reads every YAML the project reads (trial and sweep configs, search spaces, a results
+folder's ``sweep.yaml``). :func:`from_mapping` builds ``trainable.config.TrialConfig`` and
+``sweep.config.SweepConfig``: fields are documented with an attribute docstring (litgpt style);
+``__post_init__`` raises :class:`ConfigValueError` naming the field, which :func:`from_mapping` turns into
+an :class:`InputError` naming file and full key. ``--set a.b=value`` flags: :func:`apply_overrides`.
 """
 
 from __future__ import annotations
@@ -13,18 +15,9 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
-from trainable.errors import InputError
+from trainable.base.errors import ConfigValueError, InputError
 
 T = TypeVar("T")
-
-
-class ConfigValueError(ValueError):
-    """Raised inside ``__post_init__``: ``key`` is the field name, relative to the dataclass."""
-
-    def __init__(self, key: str, message: str) -> None:
-        self.key = key
-        self.message = message
-        super().__init__(f"{key}: {message}")
 
 
 def _type_name(tp: Any) -> str:
@@ -167,26 +160,31 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return out
 
 
-def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping; a missing file or bad YAML is a one-line InputError naming the file/line."""
+def load_yaml(
+    path: str | Path, *, where: str | None = None, error: type[InputError] = InputError,
+    not_found: str = "file not found",
+) -> dict[str, Any]:
+    """Read a YAML mapping (an empty file is ``{}``); a missing file, bad UTF-8 or bad YAML is a one-line
+    ``error(where[:line], ...)`` (``where`` defaults to the path)."""
     import yaml
 
     p = Path(path)
+    where = where or str(p)
     if not p.is_file():
-        raise InputError(str(p), "file not found")
+        raise error(where, not_found)
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError as err:
-        raise InputError(str(p), f"not valid UTF-8 (byte {err.start})") from None
+        raise error(where, f"not valid UTF-8 (byte {err.start})") from None
     except OSError as err:
-        raise InputError(str(p), f"cannot read ({err.strerror})") from None
+        raise error(where, f"cannot read ({err.strerror})") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or "invalid YAML"
-        raise InputError(f"{p}{line}", f"invalid YAML: {problem}") from None
+        raise error(f"{where}{line}", f"invalid YAML: {problem}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InputError(str(p), "expected a YAML mapping at the top level")
+        raise error(where, "expected a YAML mapping at the top level")
     return data

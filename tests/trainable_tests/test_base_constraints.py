@@ -1,10 +1,10 @@
-"""Feasibility constraints: the pure bands (trainable/constraints.py)."""
+"""Feasibility constraints: the pure bands (trainable/base/constraints.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from trainable.constraints import (
+from trainable.base.constraints import (
     DEFAULT_CONSTRAINTS,
     MISSING_VIOLATION,
     describe,

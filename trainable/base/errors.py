@@ -14,3 +14,13 @@ class InputError(ValueError):
         self.where = where
         self.message = message
         super().__init__(f"{where}: {message}".replace("\n", " "))
+
+
+class ConfigValueError(ValueError):
+    """Raised inside a config dataclass's ``__post_init__``: ``key`` is the field name, relative to the
+    dataclass; :func:`trainable.base.yaml_config.from_mapping` turns it into an :class:`InputError`."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}")
