@@ -84,7 +84,7 @@ def test_a_trial_rerun_under_a_new_ray_id_after_resume_stays_one_rung_entry(tmp_
     assert sorted(resumed.core.rungs[100]) == ["0", "1", "2"]  # one entry per Optuna trial
     assert resumed.stop_info("b3", 2) == resumed.stop_info("a3", 2) == {"stop_cause": "pruned", "rung": 100}
     assert resumed.stop_info("b2", 1) is None
-    assert len(read_jsonl(tmp_path / "rungs.jsonl")) == 3  # the repeated reports are not logged again
+    assert len(read_records(tmp_path / "rungs.jsonl")) == 3  # the repeated reports are not logged again
     assert resumed.on_trial_result(None, trial("b2", 1), good | {"step": 300}) == "CONTINUE"
     assert list(resumed.core.rungs[300]) == ["1"]
 
