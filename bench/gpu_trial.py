@@ -16,15 +16,22 @@ and the table adds that estimate per eval.
 
 Rows, in priority order, each time-boxed against ``--budget-s``:
 
-- ``defaults bf16``: TrialConfig's defaults (micro-batch auto, chunked CE, fused AdamW, compile auto,
-  merged eval at batch 1024) with bf16 LoRA: a seed-equivalent trial (600 steps x 32 pairs, a full dev
-  eval every 100 steps); then the same with per-layer CUDA graphs forced on (``compile: auto`` leaves a
-  600-step trial uncompiled);
+- ``defaults bf16``: TrialConfig's defaults (micro-batch auto, chunked CE, fused AdamW, compile auto =
+  the whole step as CUDA graphs at fixed shapes, merged eval at batch 1024) with bf16 LoRA: a
+  seed-equivalent trial (600 steps x 32 pairs, a full dev eval every 100 steps); then the same with
+  ``compile: false`` (the eager path: its loss curve is the reference the graph rows are compared with)
+  and with per-layer CUDA graphs (``compile: reduce-overhead``, also at fixed shapes);
 - ``reference slice``: the reference configuration (NF4, micro-batch 8 x 4, plain loss, no compile,
   unmerged eval at batch 64) for a slice (``--ref-steps`` steps, one eval on ``--ref-eval-pairs`` pairs),
   extrapolated to the seed-equivalent trial;
-- ``defaults nf4 slice``: the defaults with NF4 (dequantized-merged eval), ``--ref-steps`` x 3 steps, CUDA
-  graphs forced on (``compile: auto`` would leave so short a trial uncompiled).
+- ``defaults nf4 slice``: the defaults with NF4 (dequantized-merged eval), ``--ref-steps`` x 3 steps,
+  ``compile: step-graph``.
+
+Besides the table, each row prints its training seconds per eval interval (the first holds the compile /
+capture warm-up, the later ones are the steady state), its compilations (dynamo frames compiled + CUDA
+graphs captured; fixed shapes make that one per width bucket, plus the optimizer update's graph) and, for
+the compiled rows, the largest relative difference of its reported losses from the ``compile: false`` row.
+``--cpu-smoke`` runs the first row with ``compile: step-graph`` (on a CPU: its fixed-shape code, no capture).
 """
 
 from __future__ import annotations
@@ -101,8 +108,22 @@ def run_row(name: str, base: dict[str, Any], overrides: dict[str, Any], limit: f
         row.update({"steps": last["step"], "setup s": setup_s, "train s": train_s, "eval s": eval_s,
                     "eval s each": eval_s / len(reporter.reports), "train tok/s": last["tokens_seen"] / train_s,
                     "loss": last.get("loss"), "bleu_char": last.get("bleu_char"),
+                    "losses": [r.get("loss") for r in reporter.reports],
+                    "compile": last.get("compile_mode"), "compiles": last.get("compilations"),
+                    "shapes": last.get("train_shapes"),
                     "train s per interval": interval_train_seconds(reporter.reports)})
+        intervals = row["train s per interval"]
+        row["warm-up interval s"] = intervals[0]
+        row["steady interval s"] = sorted(intervals[1:])[len(intervals[1:]) // 2] if len(intervals) > 1 else None
     return row
+
+
+def loss_gap(row: dict[str, Any], plain: dict[str, Any]) -> float | None:
+    """Largest relative difference between two rows' reported losses (same steps), None if not comparable."""
+    a, b = row.get("losses") or [], plain.get("losses") or []
+    if not a or len(a) != len(b) or any(x is None for x in a + b):
+        return None
+    return max(abs(x - y) / max(abs(y), 1e-12) for x, y in zip(a, b, strict=True))
 
 
 def interval_train_seconds(reports: list[dict[str, Any]]) -> list[float]:
@@ -157,17 +178,20 @@ def main(argv: list[str] | None = None) -> int:
         n_params = build_model(root / "model", TINY if smoke else QWEN25_05B, device)
         base = {"model": str(root / "model"), **write_data(root, dev_pairs), "device": device,
                 "comet_model": "none", "objectives": ["chrf_pp", "term_acc"], "lr": 1e-4, "max_new_tokens": args.new_tokens, "early_stop_rule": "none",
-                "eval_samples": None, "max_seq_len": 256, "max_steps": steps, "eval_every": every, "epochs": 100,
+                "eval_samples": None, "max_seq_len": 128 if smoke else 256, "max_steps": steps, "eval_every": every,
+                "epochs": 100,
                 "spike_zscore_loss": None, "spike_zscore_grad": None}
+        first = {"quantization": "bf16", **({"compile": "step-graph"} if smoke else {})}
         plan = [
-            ("defaults bf16 (seed-equivalent)", {"quantization": "bf16"}, dev_pairs),
-            ("defaults bf16 + CUDA graphs (compile: reduce-overhead)", {"quantization": "bf16",
-                                                                       "compile": "reduce-overhead"}, dev_pairs),
+            ("defaults bf16 (seed-equivalent)", first, dev_pairs),
+            ("defaults bf16, compile: false", {"quantization": "bf16", "compile": False}, dev_pairs),
+            ("defaults bf16 + per-layer CUDA graphs (compile: reduce-overhead)",
+             {"quantization": "bf16", "compile": "reduce-overhead"}, dev_pairs),
             ("reference slice (NF4 mb8x4, unmerged eval b64)",
              {**REFERENCE, "max_steps": ref_steps, "eval_every": ref_steps, "eval_samples": ref_pairs,
               "final_full_eval": False}, ref_pairs),
-            ("defaults nf4 slice (compile forced)", {"quantization": "nf4", "max_steps": 3 * ref_steps,
-                                                     "eval_every": 3 * ref_steps, "compile": "reduce-overhead"},
+            ("defaults nf4 slice (step graph)", {"quantization": "nf4", "max_steps": 3 * ref_steps,
+                                                 "eval_every": 3 * ref_steps, "compile": "step-graph"},
              dev_pairs),
         ]
         for name, overrides, eval_pairs in plan:
@@ -181,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(row), file=sys.stderr, flush=True)
             if device == "cuda":
                 torch.cuda.empty_cache()
+    plain = next((r for r in rows if r["name"].endswith("compile: false")), {})
+    for row in rows[:3]:
+        if row is not plain:
+            row["loss gap vs compile off"] = loss_gap(row, plain)
     name = torch.cuda.get_device_name(0) if device == "cuda" else "CPU (1 thread)"
     print(format_table(name, n_params, rows, args, smoke))
     if args.json:
@@ -189,11 +217,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def format_table(device: str, n_params: int, rows: list[dict[str, Any]], args: Any, smoke: bool) -> str:
-    cols = ("steps", "evals", "wall s", "setup s", "train s", "train tok/s", "eval s each", "projected seed trial s")
+    cols = ("steps", "evals", "wall s", "setup s", "train s", "train tok/s", "eval s each", "projected seed trial s",
+            "compile", "compiles", "shapes", "warm-up interval s", "steady interval s", "loss gap vs compile off")
 
     def cell(v: Any) -> str:
         if v is None:
             return "-"
+        if isinstance(v, float) and 0 < abs(v) < 0.01:
+            return f"{v:.1e}"
         return f"{v:,.0f}" if isinstance(v, float) and abs(v) >= 100 else f"{v:.2f}" if isinstance(v, float) else str(v)
 
     lines = [f"device: {device}; model: {n_params / 1e6:.1f}M params (random weights); dev {args.dev_pairs if not smoke else 24}"
@@ -202,6 +233,8 @@ def format_table(device: str, n_params: int, rows: list[dict[str, Any]], args: A
              "| row | " + " | ".join(cols) + " | error |", "|" + "---|" * (len(cols) + 2)]
     for r in rows:
         lines.append(f"| {r['name']} | " + " | ".join(cell(r.get(c)) for c in cols) + f" | {r.get('error') or ''} |")
+    lines.append("training seconds per eval interval (the first holds the warm-up):")
+    lines += [f"  {r['name']}: {r['train s per interval']}" for r in rows if r.get("train s per interval")]
     return "\n".join(lines)
 
 

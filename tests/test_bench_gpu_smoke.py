@@ -61,13 +61,20 @@ def test_gpu_trial_cpu_smoke_runs_every_row(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
-    assert [r["name"].split(" ")[0] for r in rows] == ["defaults", "defaults", "reference", "defaults"]
+    assert [r["name"].split(" ")[0] for r in rows] == ["defaults", "defaults", "defaults", "reference", "defaults"]
     for row in rows:
         assert row["error"] is None, row
         assert row["steps"] > 0 and row["evals"] >= 1 and row["train tok/s"] > 0 and row["eval s each"] > 0
         assert row["projected seed trial s"] > row["setup s"]
+        assert len(row["train s per interval"]) == row["evals"] and row["warm-up interval s"] > 0
     assert rows[0]["steps"] == 12 and rows[0]["evals"] == 3  # 12 steps, an eval every 4
     assert "| defaults bf16 (seed-equivalent) | 12 | 3 |" in proc.stdout
+    assert "training seconds per eval interval" in proc.stdout
+    graph, plain, layers = rows[:3]
+    assert (graph["compile"], plain["compile"], layers["compile"]) == ("step-graph", None, "reduce-overhead")
+    assert plain["compiles"] == 0 and layers["compiles"] == layers["shapes"] >= 1  # one per width bucket
+    assert graph["compiles"] == 0 and graph["shapes"] >= 1  # CPU: the step graph's code runs without capture
+    assert graph["loss gap vs compile off"] < 0.05  # dropout draws differ with the padded shapes
 
 
 def test_interval_train_seconds_splits_wall_time_between_evals() -> None:

@@ -10,6 +10,9 @@
   so :func:`trainable.prompting.weighted_lm_loss_terms` gives exactly the padded batch's loss terms.
 - :func:`micro_batch_plan` / :func:`regroup`: run the same effective batch (``batch_size * grad_accum``)
   as fewer, larger micro-batches; the trial's exact step loss ``sum(w * ce) / sum(w)`` does not change.
+- :func:`width_buckets` / :func:`pad_to_shape`: fixed shapes for compiled steps. Every micro-batch is padded
+  to a fixed row count (zero-weight rows) and to the smallest width bucket that holds it, so a trial sees
+  one shape per bucket and ``torch.compile(dynamic=False)`` / a CUDA graph compiles once per bucket.
 """
 
 from __future__ import annotations
@@ -126,6 +129,53 @@ def collate_padded(examples: Sequence[Example], pad_id: int, *, pad_to_multiple_
     return {k: torch.nn.functional.pad(v, (0, extra), value=fill[k]) for k, v in batch.items()}
 
 
+MIN_WIDTH_BUCKET = 64
+"""The narrowest width bucket; the others double it up to ``max_seq_len`` (which is the last bucket)."""
+
+
+def width_buckets(max_seq_len: int) -> tuple[int, ...]:
+    """Fixed padded widths for a trial: 64, 128, 256, ... below ``max_seq_len``, then ``max_seq_len``."""
+    if max_seq_len < 1:
+        raise ValueError(f"max_seq_len must be >= 1, got {max_seq_len}")
+    buckets = []
+    width = MIN_WIDTH_BUCKET
+    while width < max_seq_len:
+        buckets.append(width)
+        width *= 2
+    return (*buckets, max_seq_len)
+
+
+def bucket_for(width: int, buckets: Sequence[int]) -> int:
+    """The smallest bucket >= ``width`` (ValueError if none: examples are cut to ``max_seq_len`` first)."""
+    for bucket in buckets:
+        if bucket >= width:
+            return bucket
+    raise ValueError(f"width {width} exceeds the largest bucket {buckets[-1]}")
+
+
+def pad_to_shape(batch: dict[str, torch.Tensor], rows: int, width: int, pad_id: int) -> dict[str, torch.Tensor]:
+    """A padded batch grown to exactly ``rows x width``: extra columns are right padding (mask 0, no loss);
+    extra rows are whole sequences of ``pad_id`` with attention mask 1 (never a fully masked row, whose
+    attention would be NaN), labels -100 and weight 0, so they add exactly nothing to the loss or the
+    gradients. ``tokens`` (0-dim) keeps the count of real tokens."""
+    import torch
+
+    n, w = batch["input_ids"].shape
+    if n > rows or w > width:
+        raise ValueError(f"batch {n}x{w} does not fit the shape {rows}x{width}")
+    fill = {"input_ids": pad_id, "attention_mask": 0, "labels": IGNORE_INDEX, "loss_weights": 0.0}
+    out = {"tokens": torch.tensor(real_tokens(batch))}
+    for key, value in batch.items():
+        if key not in fill:
+            continue
+        grown = torch.full((rows, width), fill[key], dtype=value.dtype)
+        grown[:n, :w] = value
+        if key == "attention_mask":
+            grown[n:] = 1
+        out[key] = grown
+    return out
+
+
 def collate_packed(examples: Sequence[Example]) -> dict[str, torch.Tensor]:
     """All examples in one row: ``input_ids``, ``position_ids``, ``labels``, ``loss_weights`` (shape [1, T]).
 
@@ -171,7 +221,9 @@ def model_inputs(batch: dict[str, Any], *, padding_mask: bool = True) -> dict[st
 
 
 def real_tokens(batch: dict[str, Any]) -> int:
-    """Non-padding tokens in a padded or packed batch."""
+    """Non-padding tokens in a padded or packed batch (``tokens`` when :func:`pad_to_shape` added rows)."""
+    if "tokens" in batch:
+        return int(batch["tokens"])
     if "attention_mask" in batch:
         return int(batch["attention_mask"].sum())
     return int(batch["input_ids"].numel())

@@ -112,6 +112,23 @@ def chunked_lm_loss_terms(
     return weighted_sum, shift_w.sum(), n_supervised
 
 
+def weighted_sum_no_sync(hidden: Any, head_weight: Any, labels: Any, loss_weights: Any, *, head_bias: Any = None,
+                         chunk_size: int = DEFAULT_CHUNK_SIZE) -> Any:
+    """``sum(w * ce)`` of :func:`chunked_lm_loss_terms` without a host sync (CUDA-graph capturable): every
+    position goes through the chunks (zero-weight ones add exactly 0), so no data-dependent shapes."""
+    import torch
+
+    global _FUNCTION
+    if _FUNCTION is None:
+        _FUNCTION = _chunked_ce_function()
+    shift_labels = labels[:, 1:]
+    mask = shift_labels != IGNORE_INDEX
+    shift_w = (loss_weights[:, 1:].float() * mask).reshape(-1)
+    targets = torch.where(mask, shift_labels, torch.zeros_like(shift_labels)).reshape(-1)
+    flat_h = hidden[:, :-1, :].reshape(-1, hidden.shape[-1])
+    return _FUNCTION.apply(flat_h, head_weight, head_bias, targets, shift_w, chunk_size)
+
+
 def causal_lm_parts(model: Any) -> tuple[Any, Any]:
     """``(decoder, lm_head)`` of a causal LM, possibly wrapped by peft; ValueError if the head is not linear."""
     import torch

@@ -24,10 +24,12 @@ FaultKind = Literal["nan_loss", "nan_grad", "loss_spike", "oom"]
 
 AUTO_MICRO_BATCH_CAP = 32
 """``micro_batch_size: auto`` never exceeds this (fits a 0.5B model at seq 128 in ~10 GiB)."""
+CompileChoice = Literal["auto", "reduce-overhead", "step-graph"]
+"""The named values of ``compile`` (besides true/false); the one list the config validates against."""
 AUTO_COMPILE_MIN_STEPS = 1000
-"""``compile: auto`` compiles only trials planned at least this long: recompiles as shapes change cost more
-than they save in shorter trials, and a trial MO-ASHA stops at its first rung still pays the whole
-warm-up (measurements: bench/README.md, "Defaults these numbers set")."""
+"""``compile: auto`` uses per-layer CUDA graphs (``reduce-overhead``) only for trials planned at least this
+long, where no whole-step graph applies (packed batches). Measured on an H100 before shapes were fixed: in a
+600-step trial the recompiles as shapes changed cost more than they saved (bench/README.md)."""
 AUTO_NEW_TOKENS_HEADROOM = 1.5
 """``max_new_tokens: auto`` = this many times the longest dev reference (tokens), plus
 :data:`AUTO_NEW_TOKENS_EXTRA`: room for a longer-than-reference translation, yet a run-on output is cut
@@ -106,12 +108,16 @@ class TrialConfig:
     SDPA can take its causal fast path. Evaluation (left-padded generation) always uses its mask."""
     fused_adamw: bool | Literal["auto"] = "auto"
     """Fused AdamW kernel: ``auto`` = on CUDA only; true/false forces it on/off."""
-    compile: bool | Literal["auto", "reduce-overhead"] = "auto"
-    """Speed lever: ``torch.compile`` each decoder layer (regional). ``reduce-overhead`` adds CUDA graphs
-    (widths padded to a multiple of 64); in a real trial, where shapes vary, recompiles eat much of its
-    gain (speed-ups and warm-ups: bench/README.md). ``auto`` = ``reduce-overhead`` on CUDA for trials of
-    >= :data:`AUTO_COMPILE_MIN_STEPS` steps, else off; if compiling fails the trial goes on uncompiled.
-    ``true`` = inductor's default mode."""
+    compile: bool | CompileChoice = "auto"
+    """Speed lever, at fixed shapes (micro-batches padded to a fixed row count with zero-weight rows and to
+    width buckets 64, 128, ... ``max_seq_len``: one compilation per bucket, never a recompile).
+    ``step-graph``: the whole step (forward, backward, clip; then the fused AdamW update) captured as CUDA
+    graphs once per bucket, the NaN guard between the two, batches fed without an attention mask as with
+    ``padding_mask: false`` (on a CPU the same fixed-shape code runs eagerly).
+    ``reduce-overhead``: ``torch.compile`` of each decoder layer with CUDA graphs; ``true``: the same in
+    inductor's default mode. ``auto`` = ``step-graph`` on CUDA (``reduce-overhead`` for packed batches in
+    trials of >= 1,000 steps), off elsewhere; if capturing or compiling fails the trial goes on without it.
+    Not yet measured on a GPU: bench/README.md."""
 
     # --- evaluation and early stopping -------------------------------------------------------
     eval_every: int = 100
@@ -257,6 +263,8 @@ class TrialConfig:
                 raise ConfigValueError(name, f"must be > 1 or null, got {value}")
         if self.loss_reference_steps < 1:
             raise ConfigValueError("loss_reference_steps", f"must be >= 1, got {self.loss_reference_steps}")
+        if self.compile == "step-graph" and self.packed:
+            raise ConfigValueError("compile", "step-graph needs padded batches (packed: false)")
         if (self.inject_fault_step is None) != (self.inject_fault_kind is None):
             raise ConfigValueError("inject_fault_kind", "inject_fault_step and inject_fault_kind go together")
         if not (self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:")):
@@ -311,9 +319,13 @@ class TrialConfig:
         return math.ceil(AUTO_NEW_TOKENS_HEADROOM * longest) + AUTO_NEW_TOKENS_EXTRA
 
     def resolved_compile(self, device_type: str, total_steps: int) -> str | None:
-        """The torch.compile mode a trial uses: None (off), ``"default"`` or ``"reduce-overhead"``."""
+        """The compile mode a trial uses: None (off), ``"default"``, ``"reduce-overhead"`` or ``"step-graph"``."""
         if self.compile == "auto":
-            return "reduce-overhead" if device_type == "cuda" and total_steps >= AUTO_COMPILE_MIN_STEPS else None
+            if device_type != "cuda":
+                return None
+            if not self.packed:
+                return "step-graph"
+            return "reduce-overhead" if total_steps >= AUTO_COMPILE_MIN_STEPS else None
         if self.compile is True:
             return "default"
         return self.compile or None

@@ -35,16 +35,25 @@ class StepOptions:
     """The decoder layers are compiled with CUDA graphs: mark a new step before each forward."""
     padding_mask: bool = True
     """False: right-padded micro-batches go in without an attention mask (causal attention alone)."""
+    fixed_rows: int | None = None
+    """With ``width_buckets``: every micro-batch padded to this many rows (zero-weight rows)."""
+    width_buckets: tuple[int, ...] | None = None
+    """Fixed shapes: every micro-batch of a step is widened to the smallest of these widths that holds the
+    step's longest example (:func:`trainable.batching.pad_to_shape`): one shape per bucket."""
 
 
 def collate_step(micro_batches: Sequence[Sequence[Example]], pad_id: int, opts: StepOptions) -> list[dict[str, Any]]:
     """The step's micro-batches as tensors (CPU), regrouped and collated as ``opts`` says."""
-    from trainable.batching import collate_packed, collate_padded, regroup
+    from trainable.batching import bucket_for, collate_packed, collate_padded, pad_to_shape, regroup
 
     groups = regroup(micro_batches, opts.micro_batch_size)
     if opts.packed:
         return [collate_packed(g) for g in groups if g]
-    return [collate_padded(g, pad_id, pad_to_multiple_of=opts.pad_to_multiple_of) for g in groups if g]
+    batches = [collate_padded(g, pad_id, pad_to_multiple_of=opts.pad_to_multiple_of) for g in groups if g]
+    if opts.width_buckets is None or not batches:
+        return batches
+    width = bucket_for(max(b["input_ids"].shape[1] for b in batches), opts.width_buckets)  # one shape per step
+    return [pad_to_shape(b, max(opts.fixed_rows or 0, b["input_ids"].shape[0]), width, pad_id) for b in batches]
 
 
 def total_loss_weight(batches: Sequence[dict[str, Any]]) -> float:
@@ -104,11 +113,16 @@ def accumulate_step(
     return loss_sum, tokens
 
 
-def make_adamw(params: list[Any], *, lr: float, weight_decay: float, fused: bool | str, device: Any) -> Any:
-    """AdamW; ``fused``: True, False or ``"auto"`` (fused on CUDA, the default foreach kernel elsewhere)."""
+def make_adamw(params: list[Any], *, lr: float, weight_decay: float, fused: bool | str, device: Any,
+               capturable: bool = False) -> Any:
+    """AdamW; ``fused``: True, False or ``"auto"`` (fused on CUDA, the default foreach kernel elsewhere).
+    ``capturable`` (CUDA only, ignored elsewhere): fused, with the lr a device tensor, for a CUDA graph."""
     import torch
 
     on_cuda = str(getattr(device, "type", device)).startswith("cuda")
+    if capturable and on_cuda:
+        return torch.optim.AdamW(params, lr=torch.tensor(lr, dtype=torch.float32, device=device),
+                                 weight_decay=weight_decay, fused=True, capturable=True)
     use_fused = on_cuda if fused == "auto" else bool(fused)
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=use_fused or None)
 
@@ -138,10 +152,13 @@ def compile_decoder_layers(
     """Regional ``torch.compile`` of each decoder layer (compiled once, reused by the identical layers).
 
     ``mode`` is torch.compile's (``"reduce-overhead"``: CUDA graphs, needs fixed shapes). Returns the
-    number of layers compiled. Weights, LoRA adapters and state dicts are untouched.
+    number of layers compiled. Weights, LoRA adapters and state dicts are untouched. The embedding output is
+    made to require grad, so the first layer's input looks like every other layer's and one compiled
+    variant serves them all (else dynamo compiles the first layer apart: two compilations per shape).
     """
     from trainable.chunked_loss import causal_lm_parts
 
+    model.enable_input_require_grads()
     decoder, _ = causal_lm_parts(model)
     layers = list(decoder.layers)
     for layer in layers:

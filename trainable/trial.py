@@ -77,11 +77,17 @@ class TrialRecipe:
         self._oom_injected = False
         self._front_evals: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
         """Step -> (LoRA weights on CPU, eval metrics) of the evals on the trial's own front."""
+        self.step_graph: Any = None
+        """The fixed-shape step runner of ``compile: step-graph`` (None otherwise)."""
+        self._shapes: set[tuple[int, ...]] = set()
+        """Distinct micro-batch shapes the training steps ran (one compilation each at fixed shapes)."""
+        self._compiles_before = _dynamo_compilations()
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
         import torch
 
+        from trainable.batching import width_buckets
         from trainable.evaluate import eval_subset, load_split, load_terms, max_new_tokens_for, resolve_device
         from trainable.model_loading import add_lora, load_base_model
         from trainable.prompting import DEFAULT_SYSTEM_PROMPT, build_examples
@@ -125,18 +131,22 @@ class TrialRecipe:
             self.total_steps = min(self.total_steps, cfg.max_steps)
 
         self.compile_mode = cfg.resolved_compile(self.device.type, self.total_steps)
-        if self.compile_mode:
-            compile_decoder_layers(self.model, mode=self.compile_mode)
+        fixed = bool(self.compile_mode) and not cfg.packed  # fixed shapes: one compilation per width bucket
+        if self.compile_mode in ("default", "reduce-overhead"):
+            compile_decoder_layers(self.model, mode=self.compile_mode, dynamic=False if fixed else None)
         cudagraphs = self.compile_mode == "reduce-overhead"
+        micro = cfg.resolved_micro_batch_size() or cfg.batch_size
         self.step_options = StepOptions(
             micro_batch_size=cfg.resolved_micro_batch_size(), packed=cfg.packed,
             chunked_loss=cfg.chunked_loss and _has_plain_head(self.model),
-            pad_to_multiple_of=(64 if cudagraphs else 16) if self.compile_mode else 1, cudagraphs=cudagraphs,
-            padding_mask=cfg.padding_mask,
+            pad_to_multiple_of=16 if self.compile_mode and not fixed else 1, cudagraphs=cudagraphs,
+            padding_mask=cfg.padding_mask, fixed_rows=micro if fixed else None,
+            width_buckets=width_buckets(cfg.max_seq_len) if fixed else None,
         )
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        graph = self.compile_mode == "step-graph"
         self.optimizer = make_adamw(self.params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=cfg.fused_adamw,
-                                    device=self.device)
+                                    device=self.device, capturable=graph)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(cfg, self.total_steps))
 
         restore = self.reporter.restore_dir()
@@ -146,6 +156,12 @@ class TrialRecipe:
             self.early_stopping.load_state_dict(self.state.early_stopping)
             self._wall_before = self.state.wall_s
             self._checkpointed_step = self.state.step
+        if graph:
+            from trainable.step_graph import StepGraph
+
+            self.step_graph = StepGraph(self.model, self.optimizer, self.params, self.step_options,
+                                        device=self.device, accum=self._micro_per_step(micro),
+                                        grad_clip=cfg.grad_clip)
         self._setup_s = time.perf_counter() - self._t0
 
     # ------------------------------------------------------------------ train
@@ -157,14 +173,17 @@ class TrialRecipe:
             loss, grad_norm = self._forward_backward(step)
             verdict = self.guard.check(step, loss, grad_norm)
             if verdict.action == "stop":
-                self.optimizer.zero_grad(set_to_none=True)
+                self._zero_grad()
                 return self._finish_diverged(step, verdict)
-            self._last_lr = self.scheduler.get_last_lr()[0]
+            self._last_lr = float(self.scheduler.get_last_lr()[0])
             if verdict.ok:
-                self.optimizer.step()
+                if self.step_graph is not None:
+                    self.step_graph.update()
+                else:
+                    self.optimizer.step()
                 self._losses_since_report.append(loss)
                 self._last_grad_norm = grad_norm
-            self.optimizer.zero_grad(set_to_none=True)
+            self._zero_grad()
             self.scheduler.step()
             self.state.step = step
 
@@ -193,10 +212,19 @@ class TrialRecipe:
         # Only reached when the trial resumed from a checkpoint taken at its last step.
         return self._report(self._evaluate(self.dev_full), final=True, stop_cause="completed")
 
+    def _zero_grad(self) -> None:
+        """Drop the step's gradients (the step graph keeps its persistent ones: it zeroes them itself)."""
+        if self.step_graph is None:
+            self.optimizer.zero_grad(set_to_none=True)
+
+    def _micro_per_step(self, micro: int) -> int:
+        return -(-self.cfg.batch_size * self.cfg.grad_accum // micro)
+
     def _forward_backward(self, step: int) -> tuple[float, float]:
         """Accumulate one optimizer step's gradients; return (raw loss, pre-clip grad norm)."""
         import torch
 
+        from trainable.step_graph import GraphCaptureError
         from trainable.train_step import accumulate_step, collate_step
 
         micro_batches = self._next_micro_batches()
@@ -204,6 +232,16 @@ class TrialRecipe:
         with self._accel_timer():
             while True:
                 batches = collate_step(micro_batches, self.pad_id, self.step_options)
+                self._shapes.update(tuple(b["input_ids"].shape) for b in batches)
+                if self.step_graph is not None:
+                    try:
+                        return self._graph_step(step, batches)
+                    except torch.OutOfMemoryError as err:
+                        self._leave_step_graph(err, halve=True)
+                        self._halve_micro_batch(micro_batches, err)
+                    except GraphCaptureError as err:
+                        self._leave_step_graph(err)
+                    continue
                 try:
                     loss_sum, tokens = accumulate_step(
                         self.model, batches, self.step_options, self.device,
@@ -220,6 +258,37 @@ class TrialRecipe:
             loss_value, grad_value = float(loss_sum), float(grad_norm)
         self.state.tokens_seen += tokens
         return loss_value, grad_value
+
+    def _graph_step(self, step: int, batches: list[dict[str, Any]]) -> tuple[float, float]:
+        """The step through :class:`StepGraph` (faults injected through its static hooks)."""
+        from trainable.batching import real_tokens
+
+        kind = self.cfg.inject_fault_kind if self.cfg.inject_fault_step == step else None
+        if kind == "oom":
+            self._loss_fault(step, None)
+        factor = {"nan_loss": math.nan, "loss_spike": 1000.0}.get(kind or "", 1.0)
+        loss, grad_norm = self.step_graph.gradients(batches, loss_factor=factor,
+                                                    grad_add=math.nan if kind == "nan_grad" else 0.0)
+        self.state.tokens_seen += sum(real_tokens(b) for b in batches)
+        return float(loss), float(grad_norm)
+
+    def _leave_step_graph(self, err: BaseException, *, halve: bool = False) -> None:
+        """Back to the eager step: after an out-of-memory step (then halved), or a failed capture under
+        ``compile: auto`` (an explicit ``step-graph`` fails the trial)."""
+        import dataclasses
+        import warnings
+
+        if not halve and self.cfg.compile != "auto":
+            raise err
+        self.step_graph.release()
+        self.step_graph = None
+        for p in self.params:
+            p.grad = None
+        self.compile_mode = None
+        self.step_options = dataclasses.replace(self.step_options, fixed_rows=None, width_buckets=None)
+        if not halve:
+            first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+            warnings.warn(f"compile: auto failed ({first}); this trial continues without step graphs", stacklevel=2)
 
     def _loss_fault(self, step: int, loss: Any) -> Any:
         """Test hooks on a micro-batch loss: ``oom`` fails the step's first attempt once, like CUDA would."""
@@ -242,7 +311,8 @@ class TrialRecipe:
         self.optimizer.zero_grad(set_to_none=True)
         uncompile(self.model)
         self.compile_mode = None
-        self.step_options = dataclasses.replace(self.step_options, cudagraphs=False, pad_to_multiple_of=1)
+        self.step_options = dataclasses.replace(self.step_options, cudagraphs=False, pad_to_multiple_of=1,
+                                                fixed_rows=None, width_buckets=None)
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         warnings.warn(f"compile: auto failed ({first}); this trial continues without torch.compile", stacklevel=2)
 
@@ -322,6 +392,9 @@ class TrialRecipe:
             "accel_s": self.state.accel_s,
             "eval_s": self.state.eval_s,
             "setup_s": self._setup_s,
+            "compile_mode": self.compile_mode,
+            "compilations": self._compilations(),
+            "train_shapes": len(self._shapes),
             "skipped_steps": self.guard.skips,
             "total_steps": self.total_steps,
             "is_final": False,
@@ -401,6 +474,11 @@ class TrialRecipe:
         self.reporter.report(report, None)
         return report
 
+    def _compilations(self) -> int:
+        """Dynamo frames compiled and CUDA graphs captured by this trial's training steps."""
+        graphs = self.step_graph.captures if self.step_graph is not None else 0
+        return _dynamo_compilations() - self._compiles_before + graphs
+
     # ------------------------------------------------------------------ timing + cleanup
     def _wall_s(self) -> float:
         return self._wall_before + time.perf_counter() - self._t0
@@ -421,10 +499,23 @@ class TrialRecipe:
         """Drop every reference to model/optimizer state and free accelerator memory."""
         from trainable.evaluate import free_accelerator_memory
 
-        for name in ("model", "optimizer", "scheduler", "params", "tokenizer", "examples"):
+        if self.step_graph is not None:
+            self.step_graph.release()
+        for name in ("step_graph", "model", "optimizer", "scheduler", "params", "tokenizer", "examples"):
             if hasattr(self, name):
                 setattr(self, name, None)
         free_accelerator_memory()
+
+
+def _dynamo_compilations() -> int:
+    """Frames torch dynamo compiled in this process so far (0 when torch._dynamo was never imported)."""
+    import sys
+
+    if "torch._dynamo" not in sys.modules:
+        return 0
+    from torch._dynamo.utils import counters
+
+    return int(counters["frames"]["ok"])
 
 
 def _has_plain_head(model: Any) -> bool:

@@ -20,16 +20,21 @@ ENTRY_SCRIPT = Path(__file__).resolve().parents[1] / "gpu_throughput.py"
 """Started with ``--worker``: one trial process each."""
 
 
-def run_sharing(bench: Bench, counts: tuple[int, ...], phase_s: float, startup_box: float) -> list[Row]:
-    """Start ``max(counts)`` worker processes (fast path each), then run phases with k of them active."""
+def run_sharing(bench: Bench, counts: tuple[int, ...], phase_s: float, startup_box: float, *, mode: str = "eager",
+                label: str = "", env: dict[str, str] | None = None) -> list[Row]:
+    """Start ``max(counts)`` worker processes (fast path each; ``mode`` ``graph``: the trial's step graph),
+    then run phases with k of them active. ``env``: extra environment of the workers (e.g. CUDA MPS)."""
+    import os
+
     n_workers = max(counts)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="mtsweep-share-") as tmp:
         sync_dir = Path(tmp)
         cmd = [sys.executable, str(ENTRY_SCRIPT), "--worker", str(sync_dir), "--model-dir",
-               str(bench.model_dir), "--seq", str(bench.seq), "--device", bench.device]
+               str(bench.model_dir), "--seq", str(bench.seq), "--device", bench.device, "--worker-mode", mode]
         procs = [subprocess.Popen([*cmd, "--worker-index", str(i)], stdout=subprocess.DEVNULL,
-                                  stderr=open(sync_dir / f"err_{i}.txt", "w"))  # noqa: SIM115
+                                  stderr=open(sync_dir / f"err_{i}.txt", "w"),  # noqa: SIM115
+                                  env={**os.environ, **(env or {})})
                  for i in range(n_workers)]
         try:
             deadline = time.perf_counter() + startup_box
@@ -43,7 +48,7 @@ def run_sharing(bench: Bench, counts: tuple[int, ...], phase_s: float, startup_b
             for k in counts:
                 if len(ready) < k or bench.left() < phase_s + 5:
                     why = _worker_failure(sync_dir, procs) if len(ready) < k else "over the time budget"
-                    rows.append(Row(f"share: {k} trial(s) on one GPU", {}, f"skipped: {why}"))
+                    rows.append(Row(f"share: {k} trial(s) on one GPU{label}", {}, f"skipped: {why}"))
                     continue
                 start = time.time() + 1.0
                 (sync_dir / f"go_{k}.json").write_text(json.dumps({"k": k, "start": start, "end": start + phase_s}))
@@ -53,7 +58,7 @@ def run_sharing(bench: Bench, counts: tuple[int, ...], phase_s: float, startup_b
                 mem = max(mems) if mems else None
                 values = train_values(bench, tokens, 1, phase_s)
                 values.update({"step ms": None, "peak GiB": mem})
-                rows.append(Row(f"share: {k} trial(s) on one GPU", values,
+                rows.append(Row(f"share: {k} trial(s) on one GPU{label}", values,
                                 f"aggregate; per trial {tokens / phase_s / k:,.0f} tok/s" if results else "no result"))
             (sync_dir / "exit").write_text("")
         finally:
@@ -94,7 +99,12 @@ def worker_main(args: argparse.Namespace) -> int:
     vocab = model.config.vocab_size
     examples = synthetic_examples(64 * spec.micro * spec.accum, bench.seq, vocab, seed=index)
     steps = step_batches(examples, spec, seed=index)
-    trainer = Trainer(model, spec, bench.device)
+    if getattr(args, "worker_mode", "eager") == "graph":
+        from .training import StepGraphTrainer
+
+        trainer: Any = StepGraphTrainer(model, bench.device, micro=spec.micro, seq=bench.seq)
+    else:
+        trainer = Trainer(model, spec, bench.device)
     for mb in steps[:2]:
         trainer.step(mb)
     sync(bench.device)

@@ -41,6 +41,37 @@ class Trainer:
         return tokens
 
 
+class StepGraphTrainer:
+    """The trial's ``compile: step-graph`` step (``trainable.step_graph``: fixed shapes, forward + backward +
+    clip captured per width bucket, the fused AdamW update captured once; eager on a CPU), fast-path levers."""
+
+    def __init__(self, model: Any, device: str, *, micro: int, seq: int, chunked: bool = True) -> None:
+        from trainable.batching import width_buckets
+        from trainable.step_graph import StepGraph
+        from trainable.train_step import StepOptions, make_adamw
+
+        self.model, self.device = model, device
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = make_adamw(self.params, lr=1e-4, weight_decay=0.0, fused=True, device=device, capturable=True)
+        self.opts = StepOptions(micro_batch_size=micro, chunked_loss=chunked, fixed_rows=micro,
+                                width_buckets=width_buckets(seq))
+        self.graph = StepGraph(model, self.optimizer, self.params, self.opts, device=device, accum=1, grad_clip=0.1)
+
+    def step(self, micro_batches: list[list[Any]]) -> int:
+        """One step; the raw loss and pre-clip norm are read back (as the guard does) before the update."""
+        import math
+
+        from trainable.batching import real_tokens
+        from trainable.train_step import collate_step
+
+        batches = collate_step(micro_batches, 0, self.opts)
+        loss, norm = self.graph.gradients(batches)
+        self.last = (float(loss), float(norm))
+        if math.isfinite(self.last[0]) and math.isfinite(self.last[1]):
+            self.graph.update()
+        return sum(real_tokens(b) for b in batches)
+
+
 def measure_training(bench: Bench, model: Any, spec: TrainSpec, examples: list[Any], time_box: float) -> Row:
     """Warm up (compile included), then time up to ``bench.steps`` steps within ``time_box`` seconds."""
     reset_peak(bench.device)

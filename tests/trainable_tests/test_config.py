@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
@@ -114,12 +115,24 @@ def test_micro_batch_auto_is_the_largest_divisor_up_to_32(batch_size, grad_accum
 
 
 @pytest.mark.parametrize(
-    ("compile_", "device", "steps", "mode"),
-    [("auto", "cuda", 1000, "reduce-overhead"), ("auto", "cuda", 999, None), ("auto", "cpu", 5000, None),
-     (True, "cpu", 10, "default"), (False, "cuda", 600, None), ("reduce-overhead", "cuda", 10, "reduce-overhead")],
+    ("compile_", "packed", "device", "steps", "mode"),
+    [("auto", False, "cuda", 10, "step-graph"), ("auto", False, "cuda", 5000, "step-graph"),
+     ("auto", True, "cuda", 1000, "reduce-overhead"), ("auto", True, "cuda", 999, None),
+     ("auto", False, "cpu", 5000, None), (True, False, "cpu", 10, "default"), (False, False, "cuda", 600, None),
+     ("reduce-overhead", False, "cuda", 10, "reduce-overhead"), ("step-graph", False, "cpu", 10, "step-graph")],
 )
-def test_compile_resolution(compile_, device, steps, mode):
-    assert TrialConfig(compile=compile_).resolved_compile(device, steps) == mode
+def test_compile_resolution(compile_, packed, device, steps, mode):
+    assert TrialConfig(compile=compile_, packed=packed).resolved_compile(device, steps) == mode
+
+
+def test_compile_names_are_validated():
+    from trainable.config import CompileChoice
+
+    assert "step-graph" in typing.get_args(CompileChoice)
+    with pytest.raises(InputError, match="key 'compile': 'graph' is not one of 'auto', 'reduce-overhead', 'step-graph'"):
+        TrialConfig.from_dict({"compile": "graph"})
+    with pytest.raises(InputError, match="packed: false"):
+        TrialConfig.from_dict({"compile": "step-graph", "packed": True})
 
 
 def test_speed_lever_values_from_yaml(tmp_path):

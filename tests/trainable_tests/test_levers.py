@@ -61,8 +61,12 @@ def plain(tiny_assets: Any) -> list[dict[str, Any]]:
         {"micro_batch_size": 8, "chunked_loss": True, "packed": True, "fused_adamw": True},
         {"padding_mask": False},  # right padding + causal attention: the mask changes nothing for real tokens
         {"padding_mask": False, "chunked_loss": True},
+        # fixed shapes (zero-weight rows, width buckets) and the split step of compile: step-graph (CPU: no capture)
+        {"compile": "step-graph"},
+        {"compile": "step-graph", "chunked_loss": True, "micro_batch_size": 8, "padding_mask": False},
     ],
-    ids=["micro_batch", "chunked_loss", "packed", "fused_adamw", "all_four", "no_padding_mask", "no_mask_chunked"],
+    ids=["micro_batch", "chunked_loss", "packed", "fused_adamw", "all_four", "no_padding_mask", "no_mask_chunked",
+         "step_graph", "step_graph_chunked_mb8_no_mask"],
 )
 def test_lever_keeps_loss_curve_and_eval(tiny_assets: Any, plain: list[dict[str, Any]], lever: dict[str, Any]) -> None:
     _assert_same(_run(tiny_assets, **lever), plain)

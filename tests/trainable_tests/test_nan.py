@@ -52,6 +52,19 @@ def test_fault_stops_in_that_step_with_last_good_metrics(tiny_assets, tmp_path, 
     assert sorted(p.name for p in (tmp_path / "ckpts").iterdir()) == [last_ckpt.name]
 
 
+@pytest.mark.parametrize(("kind", "cause"), [("nan_loss", "nonfinite_loss"), ("nan_grad", "nonfinite_grad"),
+                                           ("loss_spike", "loss_spike")])
+def test_fault_is_caught_in_its_step_with_the_step_graph(tiny_assets, tmp_path, kind, cause):
+    """``compile: step-graph`` (CPU: its fixed-shape code without capture): the fault enters through the
+    graph's own static hooks and the guard, reading the raw loss and pre-clip norm, stops at that step."""
+    reporter = run(tiny_assets, tmp_path, compile="step-graph", inject_fault_step=3, inject_fault_kind=kind,
+                   max_steps=4, comet_model="none", objectives=["chrf_pp", "term_acc"], eval_samples=4,
+                   max_new_tokens=4, spike_zscore_loss=6.0, spike_min_history=2)
+    final = reporter.final
+    assert final["diverged_step"] == 3 and final["divergence_cause"] == cause and final["step"] == 2
+    assert final["compile_mode"] == "step-graph" and reporter.checkpoints == [None]
+
+
 def test_divergence_before_the_first_eval_has_no_objectives(tiny_assets, tmp_path):
     reporter = run(tiny_assets, tmp_path, inject_fault_step=2, inject_fault_kind="nan_loss")
     (final,) = reporter.reports

@@ -41,7 +41,8 @@ def _coerce(value: Any, tp: Any, key: str, where: str) -> Any:
                 return _coerce(value, arg, key, where)
             except InputError as err:
                 errors.append(err.message)
-        raise InputError(where, errors[0] if errors else f"key '{key}': bad value")  # errors name the key
+        named = next((e for e in errors if "is not one of" in e), None) if isinstance(value, str) else None
+        raise InputError(where, named or (errors[0] if errors else f"key '{key}': bad value"))  # errors name the key
     if origin is Literal:
         choices = get_args(tp)
         if value not in choices:
