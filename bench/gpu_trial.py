@@ -167,9 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if smoke:
         torch.set_num_threads(1)
-    steps, every = (12, 4) if smoke else (SEED_STEPS, SEED_EVAL_EVERY)
+    steps, every = (6, 3) if smoke else (SEED_STEPS, SEED_EVAL_EVERY)
     dev_pairs = 24 if smoke else args.dev_pairs
     ref_steps, ref_pairs = (4, 8) if smoke else (args.ref_steps, args.ref_eval_pairs)
+    nf4_steps = ref_steps if smoke else 3 * ref_steps
     t_start = time.perf_counter()
     rows = []
     with tempfile.TemporaryDirectory(prefix="mtsweep-gpu-trial-") as tmp:
@@ -190,9 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             ("reference slice (NF4 mb8x4, unmerged eval b64)",
              {**REFERENCE, "max_steps": ref_steps, "eval_every": ref_steps, "eval_samples": ref_pairs,
               "final_full_eval": False}, ref_pairs),
-            ("defaults nf4 slice (step graph)", {"quantization": "nf4", "max_steps": 3 * ref_steps,
-                                                 "eval_every": 3 * ref_steps, "compile": "step-graph"},
-             dev_pairs),
+            ("defaults nf4 slice (step graph)", {"quantization": "nf4", "max_steps": nf4_steps,
+                                                 "eval_every": nf4_steps, "compile": "step-graph"}, dev_pairs),
         ]
         for name, overrides, eval_pairs in plan:
             left = args.budget_s - (time.perf_counter() - t_start)

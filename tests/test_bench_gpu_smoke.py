@@ -56,7 +56,7 @@ def test_cpu_smoke_prints_every_row(tmp_path: Path) -> None:
 def test_gpu_trial_cpu_smoke_runs_every_row(tmp_path: Path) -> None:
     out = tmp_path / "trial.json"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "gpu_trial.py"), "--cpu-smoke", "--json", str(out)],
+        [sys.executable, str(REPO / "bench" / "gpu_trial.py"), "--cpu-smoke", "--budget-s", "550", "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -67,14 +67,14 @@ def test_gpu_trial_cpu_smoke_runs_every_row(tmp_path: Path) -> None:
         assert row["steps"] > 0 and row["evals"] >= 1 and row["train tok/s"] > 0 and row["eval s each"] > 0
         assert row["projected seed trial s"] > row["setup s"]
         assert len(row["train s per interval"]) == row["evals"] and row["warm-up interval s"] > 0
-    assert rows[0]["steps"] == 12 and rows[0]["evals"] == 3  # 12 steps, an eval every 4
-    assert "| defaults bf16 (seed-equivalent) | 12 | 3 |" in proc.stdout
+    assert rows[0]["steps"] == 6 and rows[0]["evals"] == 2  # 6 steps, an eval every 3
+    assert "| defaults bf16 (seed-equivalent) | 6 | 2 |" in proc.stdout
     assert "training seconds per eval interval" in proc.stdout
     graph, plain, layers = rows[:3]
     assert (graph["compile"], plain["compile"], layers["compile"]) == ("step-graph", None, "reduce-overhead")
     assert plain["compiles"] == 0 and layers["compiles"] == layers["shapes"] >= 1  # one per width bucket
     assert graph["compiles"] == 0 and graph["shapes"] >= 1  # CPU: the step graph's code runs without capture
-    assert graph["loss gap vs compile off"] < 0.05  # dropout draws differ with the padded shapes
+    assert graph["loss gap vs compile off"] < 2e-3  # the levers' loss tolerance
 
 
 def test_interval_train_seconds_splits_wall_time_between_evals() -> None:
