@@ -144,13 +144,13 @@ class Retention:
                     if r.get("removed") == "optimizer_state"}
         trials: dict[Any, TrialCheckpoints] = {}
         marker = snapshot_marker(self.results_dir)
+        # Every checkpoint of a trial not yet finished stays a possible resume point until the trial reports
+        # anew in this run: a restored trial restarts from Ray's snapshot, which may name an older one.
         for rec in read_records(self.results_dir / REPORTS_JSONL):
             path = rec.get("checkpoint")
             if not path or path in removed or not isinstance(rec.get("metrics"), dict):
                 continue
             trial = trials.setdefault(_key(rec), TrialCheckpoints())
-            if trial.entries:
-                trial.entries[-1].released_at = marker
             entry = self._entry(path, rec["metrics"])
             entry.optim_dropped = path in stripped
             trial.entries.append(entry)
@@ -166,8 +166,7 @@ class Retention:
         trial = self._load().setdefault(trial_key, TrialCheckpoints())
         if any(e.path == str(path) for e in trial.entries):
             return
-        if trial.entries:
-            trial.entries[-1].released_at = snapshot_marker(self.results_dir)
+        self._release(trial, snapshot_marker(self.results_dir))
         trial.entries.append(self._entry(path, metrics))
         self._dirty.add(trial_key)
 
@@ -179,10 +178,15 @@ class Retention:
             self._dirty.add(trial_key)
 
     @staticmethod
-    def _mark_finished(trial: TrialCheckpoints, marker: Any) -> None:
+    def _release(trial: TrialCheckpoints, marker: Any) -> None:
+        """Every checkpoint still held as a resume point stops being one (at Ray's snapshot ``marker``)."""
+        for entry in trial.entries:
+            if entry.released_at is _NEEDED:
+                entry.released_at = marker
+
+    def _mark_finished(self, trial: TrialCheckpoints, marker: Any) -> None:
         trial.finished = True
-        if trial.entries:
-            trial.entries[-1].released_at = marker
+        self._release(trial, marker)
 
     # --- deletions -------------------------------------------------------------------------
     def apply(self) -> list[dict[str, Any]]:

@@ -120,3 +120,25 @@ def test_retention_key_is_checked_up_front(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         load_sweep_config(cfg, ["retention=newest"])
     assert "retention" in str(err.value) and "front" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_resumed_driver_keeps_every_possible_resume_point_until_the_trial_reports(tmp_path: Path) -> None:
+    """After a resume, Ray restores a trial from its snapshot's checkpoint, maybe older than the newest on
+    file: nothing of an unfinished trial goes before it reports a new checkpoint in this run."""
+    root = tmp_path
+    paths = [_checkpoint(root, f"checkpoint_00000{i}") for i in range(3)]
+    with (root / "reports.jsonl").open("w") as fh:
+        for i, (path, comet) in enumerate(zip(paths, (0.1, 0.2, 0.3), strict=True)):
+            fh.write(json.dumps({"optuna_number": 4, "metrics": {"step": 5 * (i + 1), "comet": comet, "term_acc": 0.5},
+                                 "checkpoint": path}) + "\n")
+    _snapshot(root, 1)
+    ret = Retention(root, ["comet", "term_acc"], MODES)
+    assert ret.apply() == []
+    _snapshot(root, 2)
+    assert ret.apply() == [] and all(Path(p, OPTIM_FILE).exists() for p in paths)
+    new = _checkpoint(root, "checkpoint_000003")
+    ret.add(("optuna", 4), new, {"step": 20, "comet": 0.4, "term_acc": 0.5})
+    assert ret.apply() == []  # no snapshot since
+    _snapshot(root, 3)
+    assert sorted(Path(r["checkpoint"]).name for r in ret.apply()) == [Path(p).name for p in paths]
+    assert [Path(p).exists() for p in paths] == [False, False, False] and Path(new, OPTIM_FILE).exists()
