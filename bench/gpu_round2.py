@@ -166,16 +166,20 @@ def _bf16_comet_ok(rows: list[Any]) -> bool:
 
 
 def _add_projection(rows: list[Any]) -> None:
-    """The seed trial with COMET: its measured wall + 6 x (the overlapped eval's extra over generation)."""
+    """The seed trial with COMET: its measured wall (its projection if the time box cut it) + 6 x the COMET
+    seconds per full-dev eval (the overlapped eval's extra over the trial's own eval, if smaller)."""
     trial = next((r for r in rows if r.name.startswith("trial:")), None)
     ev = next((r for r in rows if r.name.startswith("eval:") and r.values), None)
     comet = next((r for r in rows if r.name.startswith("comet:") and r.values), None)
     if not (trial and trial.values.get("wall s") and comet):
         return
+    measured = trial.values["wall s"] if not trial.note else trial.values.get("projected seed trial s (no COMET)")
+    if measured is None:
+        return
     per_eval = comet.values["bf16 full-dev s" if _bf16_comet_ok(rows) else "fp32 full-dev s"]
     if ev:
         per_eval = min(per_eval, max(ev.values["overlapped full-dev s"] - trial.values.get("eval s each", 0.0), 0.0))
-    trial.values["seed trial s with COMET"] = trial.values["wall s"] + 6 * per_eval
+    trial.values["seed trial s with COMET"] = measured + 6 * per_eval  # a cut-short trial: its projection
 
 
 def format_table(device: str, rows: list[Any]) -> str:
