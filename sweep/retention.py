@@ -193,6 +193,8 @@ class Retention:
         """Delete what the plan allows now (guards: pins, a Ray snapshot since the release); returns
         the retention.jsonl records written."""
         trials = self._load()
+        if not self._dirty:
+            return []
         marker = snapshot_marker(self.results_dir)
         pins: set[str] | None = None
         done: list[dict[str, Any]] = []
