@@ -3,6 +3,8 @@
 
     python bench/driver_scale.py                         # 1,000 zero-work SYNTHETIC trials, 2 at a time
     python bench/driver_scale.py --trials 300 --at 100 200 300
+    python bench/driver_scale.py --keep /tmp/scale        # samples kept in /tmp/scale/driver_samples.csv
+    python bench/driver_scale.py --report /tmp/scale --at 100 500 900   # tabulate a run cut short
 
 Runs ``mtsweep run sweep/configs/synthetic.yaml`` (SYNTHETIC trainable, ``work_s 0``, reused actors,
 MO-ASHA on, local Ray on 2 CPUs) as a subprocess, samples the driver's resident memory (``VmRSS`` of the
@@ -62,14 +64,29 @@ Sample = tuple[float, int, float, float]
 """(wall seconds, trials finished, driver RSS MB, driver CPU seconds)."""
 
 
-def sample(proc: subprocess.Popen, trials_file: Path, samples: list[Sample]) -> None:
-    """A :data:`Sample` every 0.2 s until the driver exits."""
+SAMPLES_CSV = "driver_samples.csv"
+"""Written next to the results (``--keep DIR``) as the run goes: ``--report DIR`` tabulates a run that was cut short."""
+
+
+def sample(proc: subprocess.Popen, trials_file: Path, samples: list[Sample], log: Path | None = None) -> None:
+    """A :data:`Sample` every 0.2 s until the driver exits (also appended to ``log``)."""
     start = time.monotonic()
     while proc.poll() is None:
         mb, cpu = rss_mb(proc.pid), cpu_s(proc.pid)
         if mb is not None and cpu is not None:
             samples.append((time.monotonic() - start, count_lines(trials_file), mb, cpu))
+            if log is not None and trials_file.parent.is_dir():
+                with log.open("a") as f:
+                    f.write(",".join(f"{v:.3f}" for v in samples[-1]) + "\n")
         time.sleep(0.2)
+
+
+def read_samples(path: Path) -> list[Sample]:
+    out: list[Sample] = []
+    for line in path.read_text().splitlines():
+        wall, trials, mb, cpu = line.split(",")
+        out.append((float(wall), int(float(trials)), float(mb), float(cpu)))
+    return out
 
 
 def at_trial(samples: list[Sample], n: int) -> Sample | None:
@@ -95,7 +112,13 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=100, help="trials averaged around each checkpoint")
     parser.add_argument("--concurrent", type=int, default=2)
     parser.add_argument("--keep", metavar="DIR", help="results folder to keep (default: a temporary one)")
+    parser.add_argument("--report", metavar="DIR", help="only tabulate the samples a --keep run left in DIR")
     args = parser.parse_args()
+    if args.report:
+        samples = read_samples(Path(args.report) / SAMPLES_CSV)
+        print(f"\n{args.report}: {samples[-1][1]} trials finished, {samples[-1][0]:.0f} s sampled")
+        table(samples, args)
+        return
 
     with tempfile.TemporaryDirectory(prefix="mtsweep_scale_") as tmp:
         out = Path(args.keep or Path(tmp) / "scale")
@@ -108,7 +131,8 @@ def main() -> None:
         start = time.monotonic()
         with (Path(tmp) / "driver.log").open("w") as log:
             proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-            sampler = threading.Thread(target=sample, args=(proc, out / "trials.jsonl", samples), daemon=True)
+            samples_csv = out / SAMPLES_CSV if args.keep else None
+            sampler = threading.Thread(target=sample, args=(proc, out / "trials.jsonl", samples, samples_csv), daemon=True)
             sampler.start()
             rc = proc.wait()
             sampler.join()
@@ -119,6 +143,11 @@ def main() -> None:
     print(f"\n{args.trials} zero-work synthetic trials, {args.concurrent} concurrent, reused actors, local Ray "
           f"on 2 CPUs: driver exit {rc}, wall {wall:.0f} s (Ray start included), peak driver RSS "
           f"{max(s[2] for s in samples):.0f} MB, driver CPU {samples[-1][3]:.0f} s")
+    table(samples, args)
+
+
+def table(samples: list[Sample], args: argparse.Namespace) -> None:
+    """The per-checkpoint table and the growth lines."""
     half = args.window // 2
     print(f"{'trial':>6}  {'t s':>7}  {'driver RSS MB':>13}  {f'wall s/trial +-{half}':>18}  {f'driver CPU s/trial +-{half}':>24}")
     rows = []
