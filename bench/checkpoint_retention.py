@@ -51,7 +51,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     assets = args.assets or args.out / "tiny"
     if not (assets / "model").is_dir():
-        from trainable.tiny_assets import make_tiny_assets
+        from trainable.testing.tiny_assets import make_tiny_assets
 
         make_tiny_assets(assets)
     rows = {}

@@ -43,9 +43,9 @@ def build(trials: int, sampler: str, folder: Path) -> tuple[Any, Any, list[Any],
     from search_spaces.loader import load_search_space
     from sweep.config import base_trial_config, load_sweep_config
     from sweep.live_view import LiveView
-    from sweep.recording import RecordingOptunaSearch, ResultsFileCallback
-    from sweep.records import make_sampler, make_storage
+    from sweep.recorder import RecordingOptunaSearch, ResultsFileCallback
     from sweep.results_dir import UNTOLD_JSONL
+    from sweep.study import make_sampler, make_storage
     from sweep.tuner import make_scheduler, param_keys
 
     cfg = load_sweep_config(REPO / "sweep" / "configs" / "synthetic.yaml",

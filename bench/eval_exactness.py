@@ -24,11 +24,11 @@ def main() -> None:
     from sacrebleu.metrics import BLEU
 
     from tests.trainable_tests.trial_helpers import qwen05b_shaped, tiny_config, train_steps
-    from trainable.evaluate import load_split
-    from trainable.generation import generate_translations
-    from trainable.nf4_merge import merge_error, unmerged_fp32
-    from trainable.prompting import build_prompt_ids
-    from trainable.tiny_assets import make_tiny_assets
+    from trainable.data.prompting import build_prompt_ids
+    from trainable.eval.evaluate import load_split
+    from trainable.eval.generation import generate_translations
+    from trainable.model.nf4_merge import merge_error, unmerged_fp32
+    from trainable.testing.tiny_assets import make_tiny_assets
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, default=1)

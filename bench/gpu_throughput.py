@@ -15,9 +15,9 @@ device call with ``carry=["build/gpu_wheels"]``, ``timeout_s=420`` and the comma
       && python3 bench/gpu_throughput.py --json $OUT/bench.json 2>&1 | tee $OUT/bench.txt
 
 It builds a Qwen2.5-0.5B-shaped model from its public config values with random weights, saves it to a
-temporary directory and loads it through the trial's own loader (``trainable.model_loading``: NF4 or
+temporary directory and loads it through the trial's own loader (``trainable.model.loading``: NF4 or
 bf16, then LoRA r16 on all linear layers), feeds synthetic token-id examples (lengths drawn around 60%
-of ``--seq``, full-sequence loss) and runs the trial's own step code (``trainable.train_step``). It
+of ``--seq``, full-sequence loss) and runs the trial's own step code (``trainable.training.train_step``). It
 prints ONE table:
 
 - training rows: real (non-padding) tokens/s, ms per optimizer step, peak GPU memory, and % of the
@@ -27,7 +27,7 @@ prints ONE table:
   then one lever at a time against the row before it;
 - eval rows: greedy generation new-tokens/s (60 new tokens each, no early stop) and the projected
   seconds of a full dev eval (2,668 pairs) for unmerged LoRA vs the merged copy the trial's eval uses
-  (``trainable.nf4_merge.dequantized_merged_copy``: dequantized base + LoRA in one model) in fp32 (exact,
+  (``trainable.model.nf4_merge.dequantized_merged_copy``: dequantized base + LoRA in one model) in fp32 (exact,
   the default ``eval_dtype``) and bf16 (faster, rounds small LoRA updates away), at batch 256 / 1024;
 - scoring rows: a COMET-sized encoder (XLM-R large, random weights) over src + mt + ref of a full dev
   set (fp32 as the trial runs it, and bf16), and the trial's BLEU(char) / chrF++ / term acc on 2,668 pairs;

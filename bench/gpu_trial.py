@@ -56,7 +56,7 @@ REFERENCE = {"quantization": "nf4", "micro_batch_size": None, "chunked_loss": Fa
 
 def write_data(out: Path, dev_pairs: int) -> dict[str, str]:
     """Bundled train pairs, a ``dev_pairs``-long dev set cycled from every bundled pair, the glossary."""
-    from trainable.data import load_pairs, sample_data_dir
+    from trainable.data.pairs import load_pairs, sample_data_dir
 
     sample = sample_data_dir()
     every = [p for split in ("dev", "test", "train") for p in load_pairs(sample / f"{split}.jsonl")]
@@ -73,7 +73,7 @@ def build_model(out: Path, config_values: dict[str, Any], device: str) -> int:
     """Random-weight Qwen2 (bf16) + a BPE tokenizer (with the chat template) trained on the sample data."""
     from gpu.model import build_model_dir
 
-    from trainable.data import load_pairs, sample_data_dir
+    from trainable.data.pairs import load_pairs, sample_data_dir
 
     texts = [t for p in load_pairs(sample_data_dir() / "train.jsonl") for t in (p.src, p.ref)]
     return build_model_dir(out, config_values, device, texts=texts,
@@ -85,7 +85,7 @@ def run_row(name: str, base: dict[str, Any], overrides: dict[str, Any], limit: f
     from gpu.guard import time_box
 
     from trainable.config import TrialConfig
-    from trainable.reporters import ListReporter
+    from trainable.training.reporting import ListReporter
     from trainable.trial import run_trial
 
     cfg = TrialConfig.from_dict({**base, **overrides}, where=name)

@@ -3,7 +3,7 @@
 
 Methods (sampler [+ MO-ASHA]): ``default`` (the sweep's default sampler + MO-ASHA), ``random`` (no
 early stopping), ``random+moasha``, ``nsga2+moasha``, ``tpe+moasha``, ``rung_tpe+moasha``.
-Landscapes: ``synthetic`` (trainable/synthetic.py) and ``interaction`` (trainable/synthetic_interaction.py).
+Landscapes: ``synthetic`` (trainable/testing/synthetic.py) and ``interaction`` (trainable/testing/synthetic_interaction.py).
 
 Two modes, same table:
 
@@ -13,7 +13,7 @@ Two modes, same table:
   curve is read back from its ``reports.jsonl``. Finished sweeps in ``--out`` are reused, so an
   interrupted grid continues where it stopped.
 - default (simulated, fast): no Ray, trials one after another through the same Optuna samplers
-  (``sweep.records.make_sampler``), the same MO-ASHA core and the same study records (PRUNED trials,
+  (``sweep.study.make_sampler``), the same MO-ASHA core and the same study records (PRUNED trials,
   ``objective_curve`` user attrs).
 
 A trial costs the optimizer steps it ran (a diverged one: the steps up to its NaN); every eval report is
@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from sweep.mo_asha import MOASHA, Decision  # noqa: E402
 from sweep.nondominated import hypervolume  # noqa: E402
-from sweep.records import CURVE_ATTR  # noqa: E402
+from sweep.study import CURVE_ATTR  # noqa: E402
 from trainable import synthetic, synthetic_interaction  # noqa: E402
 from trainable.base.finite import is_finite_number  # noqa: E402
 from trainable.base.jsonl import read_records  # noqa: E402
@@ -64,9 +64,9 @@ class Landscape:
 
 
 LANDSCAPES = {
-    "synthetic": Landscape("trainable.synthetic:synthetic_trainable", synthetic.synthetic_metrics,
+    "synthetic": Landscape("trainable.testing.synthetic:synthetic_trainable", synthetic.synthetic_metrics,
                            synthetic.divergence_step),
-    "interaction": Landscape("trainable.synthetic_interaction:synthetic_interaction_trainable",
+    "interaction": Landscape("trainable.testing.synthetic_interaction:synthetic_interaction_trainable",
                              synthetic_interaction.interaction_metrics,
                              synthetic_interaction.interaction_divergence_step),
 }  # fmt: skip
@@ -125,7 +125,7 @@ def simulate(landscape: Landscape, method: str, seed: int, *, trials: int, eval_
     from optuna.trial import TrialState
 
     from search_spaces.loader import load_search_space
-    from sweep.records import make_sampler
+    from sweep.study import make_sampler
 
     space = load_search_space(REPO / "search_spaces" / "default.yaml")
     sampler_name, moasha = method_parts(method)

@@ -3,7 +3,7 @@
     python bench/sweep_overhead.py                       # 40 trials, 2 at a time, local Ray on 2 CPUs
     python bench/sweep_overhead.py --trials 100 --reuse both
 
-Each trial of ``trainable.synthetic:synthetic_trainable`` with ``work_s: 0`` and ``max_steps ==
+Each trial of ``trainable.testing.synthetic:synthetic_trainable`` with ``work_s: 0`` and ``max_steps ==
 eval_every`` does no work: one report with a checkpoint, then it ends. Everything the wall clock shows
 is therefore overhead: Ray actor start and teardown, result and checkpoint handling, Optuna ask/tell
 on SQLite with the NaN-safe recorder, the results files and the MO-ASHA scheduler. Reported:

@@ -1,7 +1,7 @@
 """Every set of allowed names of a sweep, defined once (stdlib only: the CLI imports it for ``--help``).
 
 The config (``sweep/config.py``) validates against these types; the implementations dispatch on the same
-names (``sweep.records.make_sampler``, ``sweep.mo_asha.MOASHA``, ``sweep.wandb_logging``), and a test checks
+names (``sweep.study.make_sampler``, ``sweep.mo_asha.MOASHA``, ``sweep.wandb_logging``), and a test checks
 that each implementation accepts every name here. Add a name here and in its implementation, nowhere else.
 Objective names are the metrics of ``trainable.base.metric_names.METRIC_DIRECTIONS`` (defined once, in the base).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 SamplerName = Literal["rung_tpe", "nsga2", "tpe", "gp", "random"]
-"""Optuna samplers (``sweep.records.make_sampler`` builds each)."""
+"""Optuna samplers (``sweep.study.make_sampler`` builds each)."""
 SAMPLERS: tuple[str, ...] = get_args(SamplerName)
 
 TieBreak = Literal["crowding", "hv_contribution"]

@@ -19,7 +19,7 @@ from trainable.base.metric_names import DEFAULT_OBJECTIVES, objective_modes
 from trainable.base.yaml_config import apply_overrides, from_mapping, load_yaml, to_mapping
 
 DEFAULT_TRAINABLE = "trainable.trial:tune_trainable"
-SYNTHETIC_TRAINABLE = "trainable.synthetic:synthetic_trainable"
+SYNTHETIC_TRAINABLE = "trainable.testing.synthetic:synthetic_trainable"
 # Trial keys that hold file paths (resolved to absolute paths at load time).
 TRIAL_PATH_KEYS: tuple[str, ...] = ("train_path", "dev_path", "test_path", "glossary_path")
 # Trial keys that hold a hub id *or* a local path (resolved only when they look like / exist as a path).

@@ -26,7 +26,7 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None, num_
     # strict check would abort the whole sweep; the recorder fails that trial instead.
     # Experiment snapshots (every trial's state and the searcher, O(trials) each): Ray's adaptive period,
     # >= 10 s and ~5% of the driver's time. A killed driver loses at most that much bookkeeping: trials
-    # asked since are adopted on resume and the results files are written once (sweep/recording.py).
+    # asked since are adopted on resume and the results files are written once (sweep/recorder.py).
     # Result loggers: sweep/ray_footprint.py instead of Ray's. All three are undone on exit, so a Tuner the
     # same process builds later (a user's script, a test) gets Ray's defaults.
     ray_env = {"TUNE_DISABLE_STRICT_METRIC_CHECKING": "1", "TUNE_GLOBAL_CHECKPOINT_S": "auto",
@@ -51,7 +51,7 @@ def ray_session(*, address: str | None = None, num_cpus: int | None = None, num_
     try:
         yield
     finally:
-        from trainable.comet_service import stop_comet_services
+        from trainable.eval.comet_service import stop_comet_services
 
         with contextlib.suppress(Exception):  # detached shared-COMET actors must not outlive the sweep
             stop_comet_services()
@@ -97,9 +97,9 @@ def finish_sweep(cfg: SweepConfig, results_dir: Path, result_grid: Any, storage:
     resume."""
     import optuna
 
-    from sweep.recording import retell_untold
-    from sweep.records import append_missing_trial_records, reconcile_study
+    from sweep.recorder import retell_untold
     from sweep.results_dir import UNTOLD_JSONL
+    from sweep.study import append_missing_trial_records, reconcile_study
 
     trials = ray_trials(result_grid)
     unfinished = [t for t in trials if t.status not in TERMINAL_RAY_STATES]
@@ -131,7 +131,7 @@ def record_stop(cfg: SweepConfig, results_dir: Path, storage: Any, stop: StopReq
     """After a stop signal (or Ray leaving trials unfinished): mark the study's running trials
     ``interrupted`` and print how to resume; the exit code (128 + signal, 130 without one), or 0 when
     every trial had finished anyway."""
-    from sweep.records import mark_interrupted
+    from sweep.study import mark_interrupted
 
     study_name = cfg.resolved_study_name
     why = stop.name if stop is not None and stop.requested else "Ray"
@@ -157,7 +157,7 @@ def agreement(study: Any, trials: list[Any]) -> list[str]:
     """Mismatches between Ray's trials and the study (empty when they agree one to one)."""
     from optuna.trial import TrialState
 
-    from sweep.records import OPTUNA_NUMBER_KEY
+    from sweep.study import OPTUNA_NUMBER_KEY
 
     problems = []
     asked = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]

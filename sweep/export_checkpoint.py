@@ -123,8 +123,8 @@ def finalize_results(results_dir: Path, checkpoint: str) -> list[dict[str, Any]]
 
 
 def _system_prompt(trial_config: dict[str, Any]) -> str | None:
-    """The system prompt the trial used (trainable.prompting's default when its config says None)."""
-    from trainable.prompting import DEFAULT_SYSTEM_PROMPT
+    """The system prompt the trial used (trainable.data.prompting's default when its config says None)."""
+    from trainable.data.prompting import DEFAULT_SYSTEM_PROMPT
 
     value = trial_config.get("system_prompt")
     return DEFAULT_SYSTEM_PROMPT if value is None else value
@@ -132,7 +132,7 @@ def _system_prompt(trial_config: dict[str, Any]) -> str | None:
 
 def provenance(selected: Selected) -> dict[str, Any]:
     """Everything the model card and ``mtsweep_export.json`` say about the exported checkpoint."""
-    from trainable.checkpointing import read_state
+    from trainable.training.checkpointing import read_state
 
     results, point = selected.results, selected.point
     root = Path(results.root)

@@ -22,7 +22,7 @@ def failure_cause(study_trial: Any, ray_trial: Any | None) -> str:
 
 def failure_causes(study_trials: list[Any], ray_trials: list[Any]) -> Counter[str]:
     """Cause -> number of FAIL trials (Ray trials matched to study trials by their Optuna number)."""
-    from sweep.records import OPTUNA_NUMBER_KEY
+    from sweep.study import OPTUNA_NUMBER_KEY
 
     by_number = {t.config.get(OPTUNA_NUMBER_KEY): t for t in ray_trials}
     return Counter(failure_cause(t, by_number.get(t.number)) for t in study_trials if t.state.name == "FAIL")

@@ -14,7 +14,7 @@ from typing import Any
 
 from ray.tune.callback import Callback
 
-from sweep.records import OPTUNA_NUMBER_KEY
+from sweep.study import OPTUNA_NUMBER_KEY
 from sweep.trial_table import format_table, short_params
 
 RECENT_ROWS = 5

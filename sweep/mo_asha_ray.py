@@ -37,7 +37,7 @@ from typing import Any
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from sweep.mo_asha import MOASHA, Decision
-from sweep.records import OPTUNA_NUMBER_KEY
+from sweep.study import OPTUNA_NUMBER_KEY
 from trainable.base.constraints import active
 from trainable.base.finite import is_finite_number
 from trainable.base.jsonl import append_jsonl, read_records

@@ -85,8 +85,8 @@ def preflight(
 def check_trial_inputs(trial: dict[str, Any], *, where: str, allow_download: bool = False) -> None:
     """The data, glossary and models of the default trainable's trial section (``trial.*`` keys)."""
     from trainable.config import TrialConfig
-    from trainable.evaluate import load_split, load_terms
-    from trainable.model_sources import base_model_source, comet_model_source
+    from trainable.eval.evaluate import load_split, load_terms
+    from trainable.model.sources import base_model_source, comet_model_source
 
     cfg = TrialConfig.from_dict(trial, where=where)
     checks: list[tuple[str, Callable[[], Any]]] = [

@@ -1,7 +1,7 @@
 """Checkpoint retention: what of each trial's checkpoints stays on disk (``retention: front``).
 
 Every eval report of a trial comes with a checkpoint (adapter + ``trainer_state.json`` + optimizer and
-scheduler state, trainable/checkpointing.py). Under ``retention: front``:
+scheduler state, trainable/training/checkpointing.py). Under ``retention: front``:
 
 - a checkpoint stays whole while it is its trial's newest one and the trial is running (resume needs its
   optimizer and scheduler state);
@@ -40,7 +40,7 @@ from trainable.base.jsonl import append_jsonl, read_records
 logger = logging.getLogger(__name__)
 
 OPTIM_FILE = "optim_state.pt"
-"""The optimizer + scheduler state file of a checkpoint (trainable.checkpointing.OPTIM_PT)."""
+"""The optimizer + scheduler state file of a checkpoint (trainable.training.checkpointing.OPTIM_PT)."""
 _NEEDED = object()
 """Marker: the checkpoint may still be what a restored trial resumes from."""
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from ray.tune.callback import Callback
 
-from sweep.records import OPTUNA_NUMBER_KEY
 from sweep.retention import Retention
+from sweep.study import OPTUNA_NUMBER_KEY
 
 logger = logging.getLogger(__name__)
 

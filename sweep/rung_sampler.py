@@ -17,7 +17,7 @@ the good trials from the best tiers and spreads them along the front there. The 
 untouched: a pruned trial stays PRUNED.
 
 What it reads is in the study, so a resumed sweep learns the same: the recorder
-(``sweep/recording.py``) writes each trial's objective vector per eval step into the user attr
+(``sweep/recorder.py``) writes each trial's objective vector per eval step into the user attr
 ``objective_curve``. Each trial it samples gets system attrs saying what it learned from
 (``rung_tpe:observed``, ``rung_tpe:pruned_observed``, ``rung_tpe:model``).
 """
@@ -37,7 +37,7 @@ from optuna.samplers._base import _process_constraints_after_trial
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from sweep.records import CONSTRAINTS_ATTR_PREFIX, CURVE_ATTR
+from sweep.study import CONSTRAINTS_ATTR_PREFIX, CURVE_ATTR
 from trainable.base.finite import is_finite_number
 
 CONSTRAINTS_KEY = CONSTRAINTS_ATTR_PREFIX.rstrip(":")

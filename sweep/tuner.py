@@ -18,9 +18,9 @@ from ray.tune.search import ConcurrencyLimiter
 from sweep.config import SweepConfig, base_trial_config, scheduler_steps
 from sweep.live_view import LiveView
 from sweep.ray_footprint import footprint_callbacks
-from sweep.recording import RecordingOptunaSearch, ResultsFileCallback
-from sweep.records import make_sampler, make_storage
+from sweep.recorder import RecordingOptunaSearch, ResultsFileCallback
 from sweep.results_dir import RAY_DIR, RUNGS_JSONL, UNTOLD_JSONL
+from sweep.study import make_sampler, make_storage
 from trainable.base.errors import InputError
 from trainable.base.imports import import_function
 

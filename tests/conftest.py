@@ -17,7 +17,7 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_comet_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Checkpoint path of a tiny, randomly initialised COMET model (built offline, once per session)."""
-    from trainable.tiny_comet import build_tiny_comet
+    from trainable.testing.tiny_comet import build_tiny_comet
 
     return build_tiny_comet(tmp_path_factory.mktemp("tiny_comet"))
 
@@ -25,6 +25,6 @@ def tiny_comet_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_assets(tmp_path_factory: pytest.TempPathFactory):
     """Toy Qwen2 LM + tokenizer (pre-trained briefly on the sample data) and tiny COMET, built once per session."""
-    from trainable.tiny_assets import make_tiny_assets
+    from trainable.testing.tiny_assets import make_tiny_assets
 
     return make_tiny_assets(tmp_path_factory.mktemp("tiny_assets"))

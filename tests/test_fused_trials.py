@@ -15,8 +15,8 @@ def _plain_trial(base: Any, seed: int, batch: dict[str, Any], lr: float) -> tupl
     """One trial on the trial's own step code: LoRA (dropout off, B random), loss, pre-clip norm, AdamW."""
     import torch
 
-    from trainable.model_loading import add_lora
-    from trainable.train_step import StepOptions, accumulate_step
+    from trainable.model.loading import add_lora
+    from trainable.training.train_step import StepOptions, accumulate_step
 
     torch.manual_seed(seed)
     model = add_lora(base, r=4, alpha=8, dropout=0.0, target_modules=["q_proj", "v_proj"])
@@ -39,10 +39,10 @@ def test_fused_trials_match_separate_plain_trials(tiny_assets: Any) -> None:
         from gpu.fused_trials import FusedTrials
     finally:
         sys.path.pop(0)
-    from trainable.batching import pad_to_shape
-    from trainable.model_loading import load_base_model
-    from trainable.prompting import build_examples, collate
-    from trainable.tiny_assets import sample_pairs
+    from trainable.data.batching import pad_to_shape
+    from trainable.data.prompting import build_examples, collate
+    from trainable.model.loading import load_base_model
+    from trainable.testing.tiny_assets import sample_pairs
 
     def base() -> Any:
         return load_base_model(str(tiny_assets.model_dir), quantization="bf16", dtype="float32")

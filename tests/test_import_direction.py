@@ -73,5 +73,5 @@ def test_import_direction(package: str, allowed, rule: str) -> None:
 def test_the_checker_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
     """The rule would catch a function-level import (the way heavy or backward imports hide)."""
     probe = tmp_path / "probe.py"
-    probe.write_text("def f():\n    from sweep.records import CURVE_ATTR\n    from .front import Point\n")
-    assert project_imports(probe, "analysis.probe") == {"sweep.records.CURVE_ATTR", "analysis.front.Point"}
+    probe.write_text("def f():\n    from sweep.study import CURVE_ATTR\n    from .front import Point\n")
+    assert project_imports(probe, "analysis.probe") == {"sweep.study.CURVE_ATTR", "analysis.front.Point"}

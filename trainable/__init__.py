@@ -1,4 +1,6 @@
-"""One QLoRA trial (Ray Tune function trainable), data/glossary loading and translation metrics.
+"""One QLoRA trial (Ray Tune function trainable): ``trial.py`` (the recipe) and ``config.py`` at the top,
+the rest by concern in ``data/``, ``model/``, ``training/``, ``eval/``, ``testing/``, and the shared
+``base/``.
 
-Never imports ``sweep``. Heavy packages are imported inside the functions that need them.
+Never imports ``sweep`` (nor ``analysis``). Heavy packages are imported inside the functions that need them.
 """

@@ -15,9 +15,9 @@ from typing import Any, Literal
 from trainable.base.errors import ConfigValueError
 from trainable.base.metric_names import DEFAULT_OBJECTIVES, METRIC_DIRECTIONS, objective_modes
 from trainable.base.yaml_config import apply_overrides, from_mapping, load_yaml
-from trainable.early_stopping import EarlyStopRule
-from trainable.model_loading import Quantization
-from trainable.prompting import Masking
+from trainable.data.prompting import Masking
+from trainable.model.loading import Quantization
+from trainable.training.early_stopping import EarlyStopRule
 
 FaultKind = Literal["nan_loss", "nan_grad", "loss_spike", "oom"]
 
@@ -141,7 +141,7 @@ class TrialConfig:
     ``bfloat16`` is faster on a GPU but rounds away updates below half a bf16 step of the base weight
     (most of them early in training at small lr), so its evals partly measure the base model."""
     objectives: list[str] = field(default_factory=lambda: list(DEFAULT_OBJECTIVES))
-    """Metrics the early-stopping rule watches (directions from ``trainable.metrics``)."""
+    """Metrics the early-stopping rule watches (directions from ``trainable.eval.metrics``)."""
     early_stop_rule: EarlyStopRule = "any_objective_improved"
     """``any_objective_improved``: stop after ``patience`` evals in a row where no objective beat its
     best so far. ``none``: never stop early."""
@@ -150,7 +150,7 @@ class TrialConfig:
     comet_model: str = "Unbabel/wmt22-comet-da"
     """COMET model (hub id or checkpoint path); ``none`` disables COMET."""
     comet_service: bool = False
-    """Score COMET with one shared Ray actor per node (``trainable.comet_service``) instead of a copy per
+    """Score COMET with one shared Ray actor per node (``trainable.eval.comet_service``) instead of a copy per
     trial; the in-process scorer when Ray is not running in this process."""
     eval_merge_nf4: bool = True
     """Speed lever: generate from an ``eval_dtype`` copy of an NF4 model, dequantized with the LoRA merged in
@@ -199,7 +199,7 @@ class TrialConfig:
     train_samples: int | None = None
     """Use only the first N training pairs (after shuffling with ``seed``); None = all."""
     system_prompt: str | None = None
-    """System prompt of the chat template; None = ``trainable.prompting.DEFAULT_SYSTEM_PROMPT``."""
+    """System prompt of the chat template; None = ``trainable.data.prompting.DEFAULT_SYSTEM_PROMPT``."""
 
     # --- test hooks (off by default) ---------------------------------------------------------
     inject_fault_step: int | None = None

@@ -30,11 +30,11 @@ from typing import Any
 from trainable.base.errors import InputError
 from trainable.base.finite import nonfinite_to_none
 from trainable.base.report_keys import REPEATS_STEP
-from trainable.checkpointing import TrainerState, load_checkpoint, save_checkpoint
 from trainable.config import TrialConfig
-from trainable.divergence import DivergenceGuard, Verdict
-from trainable.early_stopping import EarlyStopping
-from trainable.report import Reporter
+from trainable.training.checkpointing import TrainerState, load_checkpoint, save_checkpoint
+from trainable.training.divergence import DivergenceGuard, Verdict
+from trainable.training.early_stopping import EarlyStopping
+from trainable.training.reporting import Reporter
 
 
 def run_trial(cfg: TrialConfig, reporter: Reporter) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def run_trial(cfg: TrialConfig, reporter: Reporter) -> dict[str, Any]:
 
 def tune_trainable(config: dict[str, Any]) -> None:
     """Ray Tune function trainable: ``config`` is a flat dict of TrialConfig fields (``_*`` keys ignored)."""
-    from trainable.reporters import TuneReporter
+    from trainable.training.reporting import TuneReporter
 
     run_trial(TrialConfig.from_dict(config, where="trial config"), TuneReporter())
 
@@ -87,11 +87,17 @@ class TrialRecipe:
     def setup(self) -> None:
         import torch
 
-        from trainable.batching import width_buckets
-        from trainable.evaluate import eval_subset, load_split, load_terms, max_new_tokens_for, resolve_device
-        from trainable.model_loading import add_lora, load_base_model
-        from trainable.prompting import DEFAULT_SYSTEM_PROMPT, build_examples
-        from trainable.train_step import StepOptions, compile_decoder_layers, make_adamw
+        from trainable.data.batching import width_buckets
+        from trainable.data.prompting import DEFAULT_SYSTEM_PROMPT, build_examples
+        from trainable.eval.evaluate import (
+            eval_subset,
+            load_split,
+            load_terms,
+            max_new_tokens_for,
+            resolve_device,
+        )
+        from trainable.model.loading import add_lora, load_base_model
+        from trainable.training.train_step import StepOptions, compile_decoder_layers, make_adamw
 
         cfg = self.cfg
         _seed_everything(cfg.seed)
@@ -157,7 +163,7 @@ class TrialRecipe:
             self._wall_before = self.state.wall_s
             self._checkpointed_step = self.state.step
         if graph:
-            from trainable.step_graph import StepGraph
+            from trainable.training.step_graph import StepGraph
 
             self.step_graph = StepGraph(self.model, self.optimizer, self.params, self.step_options,
                                         device=self.device, accum=self._micro_per_step(micro),
@@ -224,8 +230,8 @@ class TrialRecipe:
         """Accumulate one optimizer step's gradients; return (raw loss, pre-clip grad norm)."""
         import torch
 
-        from trainable.step_graph import GraphCaptureError
-        from trainable.train_step import accumulate_step, collate_step
+        from trainable.training.step_graph import GraphCaptureError
+        from trainable.training.train_step import accumulate_step, collate_step
 
         micro_batches = self._next_micro_batches()
         self.model.train()
@@ -261,7 +267,7 @@ class TrialRecipe:
 
     def _graph_step(self, step: int, batches: list[dict[str, Any]]) -> tuple[float, float]:
         """The step through :class:`StepGraph` (faults injected through its static hooks)."""
-        from trainable.batching import real_tokens
+        from trainable.data.batching import real_tokens
 
         kind = self.cfg.inject_fault_kind if self.cfg.inject_fault_step == step else None
         if kind == "oom":
@@ -306,7 +312,7 @@ class TrialRecipe:
 
         if self.cfg.compile != "auto" or not self.compile_mode:
             raise err
-        from trainable.train_step import uncompile
+        from trainable.training.train_step import uncompile
 
         self.optimizer.zero_grad(set_to_none=True)
         uncompile(self.model)
@@ -322,7 +328,7 @@ class TrialRecipe:
         import dataclasses
         import warnings
 
-        from trainable.evaluate import free_accelerator_memory
+        from trainable.eval.evaluate import free_accelerator_memory
 
         current = self.step_options.micro_batch_size or max(len(mb) for mb in micro_batches)
         if current <= 1:
@@ -350,7 +356,7 @@ class TrialRecipe:
             order = list(range(len(self.examples)))
             random.Random(self.cfg.seed * 1_000_003 + epoch).shuffle(order)
             if self.cfg.length_grouped:
-                from trainable.batching import length_grouped_order
+                from trainable.data.batching import length_grouped_order
 
                 lengths = [len(ex.input_ids) for ex in self.examples]
                 step_size = self.cfg.batch_size * self.cfg.grad_accum
@@ -363,8 +369,8 @@ class TrialRecipe:
         return self.cfg.final_full_eval and len(self.dev_subset) < len(self.dev_full)
 
     def _evaluate(self, pairs: list[Any]) -> dict[str, Any]:
-        from trainable.evaluate import score_model
-        from trainable.train_step import uncompiled
+        from trainable.eval.evaluate import score_model
+        from trainable.training.train_step import uncompiled
 
         t0 = time.perf_counter()
         self.model.eval()
@@ -497,7 +503,7 @@ class TrialRecipe:
 
     def cleanup(self) -> None:
         """Drop every reference to model/optimizer state and free accelerator memory."""
-        from trainable.evaluate import free_accelerator_memory
+        from trainable.eval.evaluate import free_accelerator_memory
 
         if self.step_graph is not None:
             self.step_graph.release()
@@ -520,7 +526,7 @@ def _dynamo_compilations() -> int:
 
 def _has_plain_head(model: Any) -> bool:
     """Whether the chunked loss applies (a plain linear LM head)."""
-    from trainable.chunked_loss import causal_lm_parts
+    from trainable.training.chunked_loss import causal_lm_parts
 
     try:
         causal_lm_parts(model)

@@ -39,11 +39,11 @@ def check_fast_vs_plain(bench: Bench, model: Any, examples: list[Any]) -> dict[s
 
 def check_merged_logits(bench: Bench, model: Any) -> dict[str, Any]:
     """Logits of the eval's merged copy (fp32, the default, and bf16) vs the unmerged LoRA model in fp32
-    on 16 prompts, as a share of the adapter's own effect (``trainable.nf4_merge.merge_error``; the LoRA
+    on 16 prompts, as a share of the adapter's own effect (``trainable.model.nf4_merge.merge_error``; the LoRA
     weights are those the training rows left)."""
     import torch
 
-    from trainable.nf4_merge import merge_error
+    from trainable.model.nf4_merge import merge_error
 
     g = torch.Generator().manual_seed(1)
     ids = torch.randint(10, model.config.vocab_size, (16, bench.prompt_len), generator=g).to(bench.device)

@@ -23,7 +23,7 @@ def measure_generation(bench: Bench, model: Any, merged: str | None, batch: int,
     import torch
     from transformers import GenerationConfig
 
-    from trainable.nf4_merge import dequantized_merged_copy
+    from trainable.model.nf4_merge import dequantized_merged_copy
 
     gen_model = model
     if merged:  # (NF4 +) LoRA -> one plain model, the trained one untouched (the trial's eval path)
@@ -119,10 +119,10 @@ def measure_comet_shaped(bench: Bench, dtype_name: str, batch: int) -> dict[str,
 
 
 def measure_metrics(bench: Bench) -> dict[str, Any]:
-    """The trial's own scoring (``trainable.metrics.score_all``, no COMET) on 2,668 sample-data pairs (CPU)."""
-    from trainable.data import load_pairs, sample_data_dir
-    from trainable.glossary import load_glossary
-    from trainable.metrics import score_all
+    """The trial's own scoring (``trainable.eval.metrics.score_all``, no COMET) on 2,668 sample-data pairs (CPU)."""
+    from trainable.data.glossary import load_glossary
+    from trainable.data.pairs import load_pairs, sample_data_dir
+    from trainable.eval.metrics import score_all
 
     pairs = load_pairs(sample_data_dir() / "dev.jsonl") + load_pairs(sample_data_dir() / "test.jsonl")
     pairs = [pairs[i % len(pairs)] for i in range(DEV_PAIRS)]

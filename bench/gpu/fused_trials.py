@@ -6,7 +6,7 @@ so each base layer runs once over all k trials' rows and each trial's low-rank u
 matmul. Losses stay per trial and are summed for one backward, so trial t's adapter gets exactly its own
 gradient. Grad norms, clipping, the guard's inputs (k raw losses, k pre-clip norms: one host read for
 all) and AdamW (per-trial lr, per-trial step counts; a trial whose step is bad is not updated) are per
-trial. On CUDA the two parts can be captured as CUDA graphs like ``trainable.step_graph``.
+trial. On CUDA the two parts can be captured as CUDA graphs like ``trainable.training.step_graph``.
 Prepared for the sharing rows of ``bench/gpu_round2.py``; ``tests/test_fused_trials.py`` checks it against
 k separate plain trials on CPU.
 """
@@ -86,7 +86,7 @@ class FusedTrials:
         shape); returns the k raw losses and k pre-clip norms (device tensors); grads clipped per trial."""
         import torch
 
-        from trainable.batching import model_inputs
+        from trainable.data.batching import model_inputs
 
         for p in self.params:
             p.grad = None
@@ -96,14 +96,14 @@ class FusedTrials:
         weights = [b["loss_weights"] for b in batches]
         totals = torch.stack([(w[:, 1:] * (lab[:, 1:] != -100)).sum() for w, lab in zip(weights, labels, strict=True)])
         if self.chunked:
-            from trainable.chunked_loss import causal_lm_parts, weighted_sum_no_sync
+            from trainable.training.chunked_loss import causal_lm_parts, weighted_sum_no_sync
 
             decoder, head = causal_lm_parts(self.model)
             hidden = decoder(**model_inputs(joined)).last_hidden_state
             sums = [weighted_sum_no_sync(hidden[t * rows:(t + 1) * rows], head.weight, labels[t], weights[t],
                                          head_bias=head.bias) for t in range(self.k)]
         else:
-            from trainable.prompting import weighted_lm_loss_terms
+            from trainable.data.prompting import weighted_lm_loss_terms
 
             logits = self.model(**model_inputs(joined)).logits
             sums = [weighted_lm_loss_terms(logits[t * rows:(t + 1) * rows], labels[t], weights[t])[0]

@@ -67,7 +67,7 @@ class GraphTrainer:
         """Copy the step's examples into the static tensors, replay (or, on CPU, run) the step."""
         import torch
 
-        from trainable.prompting import collate
+        from trainable.data.prompting import collate
 
         examples = [e for mb in micro_batches for e in mb][: self.ids.shape[0]]
         batch = collate(examples, 0)

@@ -20,7 +20,7 @@ def build_model_dir(out: Path, config_values: dict[str, Any], device: str, *, te
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from trainable.tiny_model import build_tiny_tokenizer
+    from trainable.testing.tiny_model import build_tiny_tokenizer
 
     torch.manual_seed(0)
     config = Qwen2Config(**config_values)
@@ -43,7 +43,7 @@ def load_lora_model(bench: Bench, quant: str) -> Any:
     Should that path fail on the GPU machine's library versions, the same model is loaded directly
     (``from_pretrained`` + NF4 ``BitsAndBytesConfig`` or bf16, then peft LoRA) and the run says so.
     """
-    from trainable.model_loading import add_lora, load_base_model
+    from trainable.model.loading import add_lora, load_base_model
 
     try:
         model, _ = load_base_model(str(bench.model_dir), quantization=quant, device=bench.device)
@@ -72,7 +72,7 @@ def _load_directly(bench: Bench, quant: str) -> Any:
 
 def synthetic_examples(n: int, seq: int, vocab: int, seed: int = 0) -> list[Any]:
     """``n`` examples, lengths ~ N(0.6 seq, 0.2 seq) clipped to [seq/8, seq], full-sequence loss."""
-    from trainable.prompting import Example
+    from trainable.data.prompting import Example
 
     rng = random.Random(seed)
     out = []
@@ -85,7 +85,7 @@ def synthetic_examples(n: int, seq: int, vocab: int, seed: int = 0) -> list[Any]
 
 def step_batches(examples: list[Any], spec: TrainSpec, seed: int = 0) -> list[list[list[Any]]]:
     """Examples cut into optimizer steps of ``micro x accum`` micro-batches (random or length-grouped)."""
-    from trainable.batching import length_grouped_order
+    from trainable.data.batching import length_grouped_order
 
     effective = spec.micro * spec.accum
     if spec.grouped:

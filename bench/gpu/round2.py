@@ -75,9 +75,9 @@ def measure_fused(bench: Bench, examples: list[Any], k: int, micro: int, time_bo
     """k trials fused in one process over one frozen bf16 base (``fused_trials``): aggregate tok/s."""
     import torch
 
-    from trainable.batching import pad_to_shape, real_tokens, width_buckets
-    from trainable.model_loading import load_base_model
-    from trainable.prompting import collate
+    from trainable.data.batching import pad_to_shape, real_tokens, width_buckets
+    from trainable.data.prompting import collate
+    from trainable.model.loading import load_base_model
 
     from .fused_trials import FusedTrials
 

@@ -71,7 +71,7 @@ def run(bench: Bench) -> list[Row]:
                 n, measure_comet_shaped(bench, d, b), f"XLM-R large, random weights, 3 x {DEV_PAIRS:,} segments"))))
             free()
         rows.append(add(bench, guarded(bench, METRICS_ROW, lambda: Row(
-            METRICS_ROW, measure_metrics(bench), f"trainable.metrics.score_all on {DEV_PAIRS:,} pairs, CPU"))))
+            METRICS_ROW, measure_metrics(bench), f"trainable.eval.metrics.score_all on {DEV_PAIRS:,} pairs, CPU"))))
         counts = (1, 2) if bench.smoke else SHARE_COUNTS
         if bench.left() > 60 * scale:
             rows += [add(bench, r) for r in run_sharing(bench, counts, phase_s=2.0 if bench.smoke else 8.0,

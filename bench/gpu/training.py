@@ -14,7 +14,7 @@ class Trainer:
     """A LoRA model, its optimizer and the trial's step code, with the levers of a spec."""
 
     def __init__(self, model: Any, spec: TrainSpec, device: str, *, compile_backend: str = "inductor") -> None:
-        from trainable.train_step import StepOptions, compile_decoder_layers, make_adamw
+        from trainable.training.train_step import StepOptions, compile_decoder_layers, make_adamw
 
         self.model, self.spec, self.device = model, spec, device
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -30,7 +30,7 @@ class Trainer:
         """One optimizer step as the trial does it (loss and grad norm read back every step)."""
         import torch
 
-        from trainable.train_step import accumulate_step, collate_step
+        from trainable.training.train_step import accumulate_step, collate_step
 
         batches = collate_step(micro_batches, 0, self.opts)
         loss, tokens = accumulate_step(self.model, batches, self.opts, self.device)
@@ -42,13 +42,13 @@ class Trainer:
 
 
 class StepGraphTrainer:
-    """The trial's ``compile: step-graph`` step (``trainable.step_graph``: fixed shapes, forward + backward +
+    """The trial's ``compile: step-graph`` step (``trainable.training.step_graph``: fixed shapes, forward + backward +
     clip captured per width bucket, the fused AdamW update captured once; eager on a CPU), fast-path levers."""
 
     def __init__(self, model: Any, device: str, *, micro: int, seq: int, chunked: bool = True) -> None:
-        from trainable.batching import width_buckets
-        from trainable.step_graph import StepGraph
-        from trainable.train_step import StepOptions, make_adamw
+        from trainable.data.batching import width_buckets
+        from trainable.training.step_graph import StepGraph
+        from trainable.training.train_step import StepOptions, make_adamw
 
         self.model, self.device = model, device
         self.params = [p for p in model.parameters() if p.requires_grad]
@@ -61,8 +61,8 @@ class StepGraphTrainer:
         """One step; the raw loss and pre-clip norm are read back (as the guard does) before the update."""
         import math
 
-        from trainable.batching import real_tokens
-        from trainable.train_step import collate_step
+        from trainable.data.batching import real_tokens
+        from trainable.training.train_step import collate_step
 
         batches = collate_step(micro_batches, 0, self.opts)
         loss, norm = self.graph.gradients(batches)

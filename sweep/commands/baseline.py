@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 HELP = "S0 baseline: evaluate the base model (no adapter) with the sweep's prompt and decoding"
-SYNTHETIC_PREFIX = "trainable.synthetic:"
+SYNTHETIC_PREFIX = "trainable.testing.synthetic:"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +52,7 @@ def evaluate(cfg: Any, params: dict[str, Any], checkpoint: str | None, split: st
              samples: int | None = None, step: int | None = None) -> dict[str, Any]:
     """Metrics of the base model (``checkpoint`` None) or of a trial's checkpoint on ``split``.
 
-    The default trainable: ``trainable.evaluate.evaluate_adapter`` on the trial config (sweep's base
+    The default trainable: ``trainable.eval.evaluate.evaluate_adapter`` on the trial config (sweep's base
     trial config + the trial's ``params``). The SYNTHETIC trainable has no model: its made-up curve at
     ``step`` (0 for S0) stands in, so the whole analysis path runs in tests.
     """
@@ -61,7 +61,7 @@ def evaluate(cfg: Any, params: dict[str, Any], checkpoint: str | None, split: st
 
     base = {**base_trial_config(cfg), **params}
     if is_synthetic(cfg):
-        from trainable.synthetic import synthetic_metrics
+        from trainable.testing.synthetic import synthetic_metrics
 
         m = synthetic_metrics(base, 0 if checkpoint is None else int(step or 0))
         return {**{k: m.get(k) for k in ("comet", "term_acc", "bleu_char", "chrf_pp", "len_ratio", "trunc_rate",
@@ -70,7 +70,7 @@ def evaluate(cfg: Any, params: dict[str, Any], checkpoint: str | None, split: st
     if cfg.trainable != "trainable.trial:tune_trainable":
         raise InputError("trainable", f"evaluation needs the default QLoRA trainable, this sweep uses {cfg.trainable!r}")
     from trainable.config import TrialConfig
-    from trainable.evaluate import evaluate_adapter
+    from trainable.eval.evaluate import evaluate_adapter
 
     tcfg = TrialConfig.from_dict(base, where="sweep.yaml: trial")
     return evaluate_adapter(tcfg, checkpoint, split, samples=samples)  # type: ignore[arg-type]

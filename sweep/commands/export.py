@@ -4,7 +4,7 @@ OUT gets the checkpoint's LoRA adapter as a PEFT folder (``PeftModel.from_pretra
 it as is), the base tokenizer with its chat template, ``README.md`` (model card: base model, every
 hyperparameter, this checkpoint's dev metrics and test metrics when ``mtsweep finalize`` measured it, the
 sweep, the S0 numbers) and ``mtsweep_export.json`` (the same, machine-readable). ``--merge`` writes the
-merged full model instead of the adapter (trainable/exporting.py). ``--push-to-hub REPO`` uploads OUT.
+merged full model instead of the adapter (trainable/model/exporting.py). ``--push-to-hub REPO`` uploads OUT.
 
 Every input is checked before anything is written; OUT is built in a hidden sibling folder and renamed
 only when everything (the push included) succeeded, so a failed export leaves nothing behind. An existing
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from sweep.hub_push import HubPushError, push_folder
     from sweep.model_card import render_card
     from trainable.base.errors import InputError
-    from trainable.exporting import adapter_dir_of, write_json
+    from trainable.model.exporting import adapter_dir_of, write_json
 
     check_flags(args)
     results_dir = Path(args.results_dir).resolve()
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         info = provenance(selected)
         dtype = args.merge_dtype
         if args.merge and dtype is None:
-            from trainable.exporting import base_dtype_name
+            from trainable.model.exporting import base_dtype_name
 
             try:
                 dtype = base_dtype_name(info["base_model"])
@@ -109,11 +109,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             merge = None
             if args.merge:
-                from trainable.exporting import write_merged
+                from trainable.model.exporting import write_merged
 
                 merge = write_merged(info["trial_config"], selected.checkpoint, partial, dtype=dtype)
             else:
-                from trainable.exporting import write_adapter
+                from trainable.model.exporting import write_adapter
 
                 write_adapter(selected.checkpoint, info["base_model"], partial)
             (partial / "README.md").write_text(render_card(info, merged=args.merge, merge=merge), encoding="utf-8")

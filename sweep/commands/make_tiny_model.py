@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.pretrain_steps < 0:
         raise InputError("--pretrain-steps", f"must be >= 0, got {args.pretrain_steps}")
-    from trainable.tiny_assets import make_tiny_assets
+    from trainable.testing.tiny_assets import make_tiny_assets
 
     t0 = time.perf_counter()
     assets = make_tiny_assets(args.dir, pretrain_steps=args.pretrain_steps, seed=args.seed)

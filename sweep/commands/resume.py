@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     with stop_on_signals() as stop, ray_session(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus):
         from ray import tune
 
-        from sweep.records import make_storage
+        from sweep.study import make_storage
         from sweep.tuner import with_resources
         from trainable.base.imports import import_function
 
@@ -72,8 +72,8 @@ def finished_already(cfg, results_dir) -> bool:  # noqa: ANN001 (lazy types)
     running: nothing to resume. Only ``trials.jsonl`` lines a killed driver never wrote are added."""
     import optuna
 
-    from sweep.records import append_missing_trial_records, make_storage
     from sweep.results_dir import STUDY_DB
+    from sweep.study import append_missing_trial_records, make_storage
 
     url = cfg.storage_url(results_dir)
     if url.startswith("sqlite") and not (results_dir / STUDY_DB).is_file():

@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     write_sweep_yaml(results_dir, cfg)
     print(f"mtsweep run: results in {results_dir}", flush=True)
     with stop_on_signals() as stop, ray_session(address=args.address, num_cpus=args.num_cpus, num_gpus=args.num_gpus):
-        from sweep.records import make_storage
+        from sweep.study import make_storage
         from sweep.tuner import build_tuner
 
         def build_and_fit() -> Any:

@@ -58,7 +58,7 @@ def _inputs(args: argparse.Namespace) -> tuple[list[str], list[str], list[str]]:
     if args.data and (args.src or args.ref):
         raise InputError("--data", "give either --data or --src/--ref, not both")
     if args.data:
-        from trainable.data import load_pairs
+        from trainable.data.pairs import load_pairs
 
         pairs = load_pairs(args.data, src_field=args.src_field, tgt_field=args.tgt_field)
         srcs, refs, ref_name = [p.src for p in pairs], [p.ref for p in pairs], args.data
@@ -102,11 +102,11 @@ def run(args: argparse.Namespace) -> int:
     srcs, hyps, refs = _inputs(args)
     terms = None
     if args.glossary:
-        from trainable.glossary import load_glossary
+        from trainable.data.glossary import load_glossary
 
         terms = load_glossary(args.glossary)
 
-    from trainable.metrics import get_comet_scorer, score_all
+    from trainable.eval.metrics import get_comet_scorer, score_all
 
     scorer = get_comet_scorer(args.comet)
     if scorer is not None:
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     if terms:
         from dataclasses import asdict
 
-        from trainable.terminology import score_terms
+        from trainable.eval.terminology import score_terms
 
         per_term = {en: asdict(stats) for en, stats in score_terms(srcs, hyps, terms).per_term.items()}
     elapsed = time.perf_counter() - start

@@ -16,8 +16,8 @@ def status_rows(results_dir, cfg) -> tuple[list[str], list[list]]:  # noqa: ANN0
     """Headers and rows: one row per study trial, running ones with their latest report."""
     import optuna
 
-    from sweep.records import make_storage
     from sweep.results_dir import REPORTS_JSONL, study_storage_url
+    from sweep.study import make_storage
     from sweep.trial_table import short_params
     from trainable.base.jsonl import read_records
 

@@ -57,7 +57,7 @@ class PrintingReporter:
     """A LocalReporter that also prints each report as a table row."""
 
     def __init__(self, out_dir: str, stream: Any = None) -> None:
-        from trainable.reporters import LocalReporter
+        from trainable.training.reporting import LocalReporter
 
         self.local = LocalReporter(out_dir)
         self.stream = stream or sys.stdout

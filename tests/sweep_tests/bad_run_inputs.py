@@ -139,7 +139,7 @@ CASES: list[Case] = [
     Case("config_trainable_module_missing", ("sweep.yaml", "'trainable'", "no_such_pkg"),
          config={"trainable": "no_such_pkg.mod:train"}),
     Case("config_trainable_function_missing", ("sweep.yaml", "'trainable'", "no_such_function"),
-         config={"trainable": "trainable.synthetic:no_such_function"}),
+         config={"trainable": "trainable.testing.synthetic:no_such_function"}),
     Case("config_search_space_missing", ("sweep.yaml", "'search_space'"), config={"search_space": "nope.yaml"}),
     # --- the trial section -------------------------------------------------------------------
     Case("trial_lr_negative", ("sweep.yaml", "'trial.lr'"), config={"trial.lr": -1}),

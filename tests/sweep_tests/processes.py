@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 def write_sweep(path: Path, name: str, n_trials: int, **trial: float) -> Path:
     """A small sweep on the SYNTHETIC trainable (random search, no early stopping)."""
     path.write_text(yaml.safe_dump({
-        "name": name, "trainable": "trainable.synthetic:synthetic_trainable", "num_trials": n_trials,
+        "name": name, "trainable": "trainable.testing.synthetic:synthetic_trainable", "num_trials": n_trials,
         "max_concurrent": 2, "scheduler": {"mo_asha": False}, "sampler": "random", "reuse_actors": True,
         "trial": {"max_steps": 300, "eval_every": 100, "work_s": 0.3, **trial},
     }))  # fmt: skip

@@ -22,7 +22,7 @@ def test_config_fields_use_the_one_definition() -> None:
 def test_every_sampler_name_builds_a_sampler(name: str) -> None:
     import optuna
 
-    from sweep.records import make_sampler
+    from sweep.study import make_sampler
 
     assert isinstance(make_sampler(name, seed=0, population_size=4), optuna.samplers.BaseSampler)
 
@@ -49,8 +49,8 @@ def test_every_wandb_mode_resolves(mode: str, monkeypatch: pytest.MonkeyPatch) -
 
 def test_trial_name_sets_are_the_implementations() -> None:
     from trainable.config import TrialConfig
-    from trainable.model_loading import QUANTIZATIONS
-    from trainable.prompting import MASKING_MODES
+    from trainable.data.prompting import MASKING_MODES
+    from trainable.model.loading import QUANTIZATIONS
 
     hints = typing.get_type_hints(TrialConfig)
     assert typing.get_args(hints["masking"]) == MASKING_MODES

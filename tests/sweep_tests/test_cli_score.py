@@ -87,7 +87,7 @@ def test_real_dev_reference_as_hypothesis(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_score_bundled_sample_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from trainable.data import load_pairs, sample_data_dir
+    from trainable.data.pairs import load_pairs, sample_data_dir
 
     data = sample_data_dir() / "dev.jsonl"
     if not data.exists():

@@ -92,10 +92,10 @@ def test_status_shows_disk(sweep_dir: Path, capsys: pytest.CaptureFixture[str]) 
 def _eval_path_hyps(trial_config: dict, checkpoint: str, metrics: dict, system: str) -> tuple[list[str], list[str]]:
     """(srcs, hyps) of the trial's own eval path for that checkpoint, checked against the report."""
     from trainable.config import TrialConfig
-    from trainable.evaluate import eval_subset, load_split, load_terms
-    from trainable.exporting import load_trained
-    from trainable.generation import generate_translations
-    from trainable.metrics import score_all
+    from trainable.eval.evaluate import eval_subset, load_split, load_terms
+    from trainable.eval.generation import generate_translations
+    from trainable.eval.metrics import score_all
+    from trainable.model.exporting import load_trained
 
     cfg = TrialConfig.from_dict(trial_config, where="test")
     pairs = eval_subset(load_split(cfg, "dev"), cfg.eval_samples, cfg.eval_seed)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from sweep.config import load_sweep_config
-from sweep.records import make_sampler, make_storage
+from sweep.study import make_sampler, make_storage
 from trainable.base.errors import InputError
 
 BANDS = {"len_ratio": (0.7, 1.5), "bleu_char": (10.0, None), "comet": None}
@@ -18,7 +18,7 @@ BANDS = {"len_ratio": (0.7, 1.5), "bleu_char": (10.0, None), "comet": None}
 
 def write(tmp_path: Path, data: dict) -> Path:
     path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump({"trainable": "trainable.synthetic:synthetic_trainable", **data}))
+    path.write_text(yaml.safe_dump({"trainable": "trainable.testing.synthetic:synthetic_trainable", **data}))
     return path
 
 
@@ -61,7 +61,7 @@ class StubScheduler:
 
 
 def test_recorder_writes_optuna_constraints_before_tell(tmp_path: Path) -> None:
-    from sweep.recording import RecordingOptunaSearch
+    from sweep.recorder import RecordingOptunaSearch
 
     def space(trial):
         trial.suggest_float("x", 0.0, 1.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from search_spaces.loader import load_search_space
-from trainable.synthetic import synthetic_trainable
+from trainable.testing.synthetic import synthetic_trainable
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from sweep.cli import main
-from sweep.records import make_sampler, make_storage, reconcile_study
+from sweep.study import make_sampler, make_storage, reconcile_study
 from tests.sweep_tests.nan_trainables import BEHAVIOURS
 from trainable.base.jsonl import read_records
 
@@ -30,7 +30,7 @@ class StubScheduler:
 
 
 def make_searcher(tmp_path: Path, scheduler: StubScheduler | None = None):
-    from sweep.recording import RecordingOptunaSearch
+    from sweep.recorder import RecordingOptunaSearch
 
     def space(trial):
         trial.suggest_float("x", 0.0, 1.0)
@@ -168,7 +168,7 @@ def test_synthetic_nan_stops_end_final(tmp_path: Path, local_ray: None) -> None:
     })  # fmt: skip
     sweep = write_yaml(tmp_path / "sweep.yaml", {
         "name": "syn-nan", "search_space": str(space), "num_trials": 6, "max_concurrent": 2,
-        "trainable": "trainable.synthetic:synthetic_trainable", "trial": {"max_steps": 400, "eval_every": 100},
+        "trainable": "trainable.testing.synthetic:synthetic_trainable", "trial": {"max_steps": 400, "eval_every": 100},
     })  # fmt: skip
     out = tmp_path / "out"
     assert main(["run", str(sweep), "--out", str(out), "--live-every", "60"]) == 0

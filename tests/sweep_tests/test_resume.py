@@ -15,7 +15,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from sweep.records import make_sampler, make_storage
+from sweep.study import make_sampler, make_storage
 from tests.sweep_tests.processes import REPO, Driver, check_record, n_lines, study_of, write_sweep
 
 
@@ -25,7 +25,7 @@ def space(trial: optuna.Trial) -> None:
 
 
 def make_searcher(db: Path):
-    from sweep.recording import RecordingOptunaSearch
+    from sweep.recorder import RecordingOptunaSearch
 
     return RecordingOptunaSearch(
         space=space, metric=["a", "b"], mode=["max", "min"], sampler=make_sampler("random", seed=0),

@@ -45,7 +45,7 @@ def test_kill_and_resume_keep_rung_decisions_per_trial_rungs_and_constraints(tmp
     (tmp_path / "space.yaml").write_text(yaml.safe_dump(SPACE, sort_keys=False))
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(yaml.safe_dump({
-        "name": "rungs", "trainable": "trainable.synthetic:synthetic_trainable", "search_space": "space.yaml",
+        "name": "rungs", "trainable": "trainable.testing.synthetic:synthetic_trainable", "search_space": "space.yaml",
         "num_trials": N_TRIALS, "max_concurrent": 2, "sampler": "random", "seed": 1, "reuse_actors": True,
         "scheduler": {"mo_asha": True, "grace_steps": 100, "reduction_factor": 2},
         "constraints": {"bleu_char": [21.5, None]},

@@ -9,7 +9,7 @@ import pytest
 
 from analysis.loading import removed_checkpoints
 from sweep.cli import main
-from sweep.records import make_sampler
+from sweep.study import make_sampler
 from trainable.base.jsonl import read_records
 
 REPO = Path(__file__).resolve().parents[2]

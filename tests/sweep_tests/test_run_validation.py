@@ -90,7 +90,7 @@ def test_argparse_flag_errors_exit_2(tmp_path: Path, argv_tail: list[str], expec
 def test_hub_ids_in_the_local_cache_or_allowed_downloads_pass(tmp_path: Path, empty_hf_cache: Path) -> None:
     """A hub id is accepted when the local HF cache holds it (real cache layout), or with --allow-download."""
     from trainable.base.errors import InputError
-    from trainable.model_sources import base_model_source, comet_model_source
+    from trainable.model.sources import base_model_source, comet_model_source
 
     with pytest.raises(InputError, match="not in the local Hugging Face cache"):
         base_model_source("org/tiny-model")
@@ -135,8 +135,8 @@ def test_real_script_refuses_before_ray(case_id: str, tmp_path: Path) -> None:
 
 
 def test_write_base_is_loadable(tmp_path: Path) -> None:
-    from trainable.data import load_pairs
-    from trainable.glossary import load_glossary
+    from trainable.data.glossary import load_glossary
+    from trainable.data.pairs import load_pairs
 
     write_base(tmp_path)
     assert len(load_pairs(tmp_path / "data" / "train.jsonl")) == 2

@@ -64,7 +64,7 @@ def test_a_trial_rerun_under_a_new_ray_id_after_resume_stays_one_rung_entry(tmp_
     """kill -9 after Ray's last snapshot: on resume, a trial the dead driver had started runs again under
     a new Ray id. The rungs know it by its Optuna number: its repeated report is not a second entry, and
     a trial stopped before the kill is stopped again at once."""
-    from sweep.records import OPTUNA_NUMBER_KEY
+    from sweep.study import OPTUNA_NUMBER_KEY
 
     def trial(ray_id: str, number: int) -> SimpleNamespace:
         return SimpleNamespace(trial_id=ray_id, config={"max_steps": 600, OPTUNA_NUMBER_KEY: number})
@@ -113,8 +113,8 @@ def test_the_recorder_still_knows_which_trials_were_pruned_after_a_restore(tmp_p
     import optuna
     from ray import cloudpickle  # what Tuner() writes tuner.pkl with
 
-    from sweep.recording import RecordingOptunaSearch
-    from sweep.records import OPTUNA_NUMBER_KEY, make_sampler, make_storage
+    from sweep.recorder import RecordingOptunaSearch
+    from sweep.study import OPTUNA_NUMBER_KEY, make_sampler, make_storage
 
     url = f"sqlite:///{tmp_path / 'study.db'}"
     scheduler = make(tmp_path / "rungs.jsonl")

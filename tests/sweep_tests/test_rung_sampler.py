@@ -13,7 +13,6 @@ from optuna.trial import TrialState, create_trial
 from sweep.cli import main
 from sweep.config import SweepConfig
 from sweep.nondominated import dominates
-from sweep.records import CURVE_ATTR
 from sweep.rung_sampler import (
     MODEL_ATTR,
     OBSERVED_ATTR,
@@ -23,6 +22,7 @@ from sweep.rung_sampler import (
     quality_view,
     tiered_values,
 )
+from sweep.study import CURVE_ATTR
 from trainable.base.jsonl import read_records
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from sweep.records import make_sampler
+from sweep.study import make_sampler
 from trainable.base.jsonl import read_records
 
 
@@ -19,7 +19,7 @@ def space(trial: optuna.Trial) -> None:
 
 
 def test_a_refused_verdict_is_retried_kept_and_written_at_the_end(tmp_path: Path) -> None:
-    from sweep.recording import RecordingOptunaSearch, retell_untold
+    from sweep.recorder import RecordingOptunaSearch, retell_untold
 
     db, untold = tmp_path / "study.db", tmp_path / "untold.jsonl"
     storage = optuna.storages.RDBStorage(f"sqlite:///{db}", engine_kwargs={"connect_args": {"timeout": 0.2}})

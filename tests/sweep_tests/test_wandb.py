@@ -158,7 +158,7 @@ def _run_synthetic_sweep(results_dir: Path) -> list[Any]:
     from ray import tune
 
     from sweep.wandb_logging import WandbTrialLogger
-    from trainable.synthetic import synthetic_trainable
+    from trainable.testing.synthetic import synthetic_trainable
 
     space = {
         "lr": tune.grid_search([1e-4, 3e-3]),  # the second diverges (NaN at a known step)

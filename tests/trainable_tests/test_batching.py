@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainable.batching import (
+from trainable.data.batching import (
     collate_packed,
     collate_padded,
     largest_micro_batch,
@@ -20,7 +20,7 @@ from trainable.batching import (
     real_tokens,
     regroup,
 )
-from trainable.prompting import Example, collate, weighted_lm_loss_terms
+from trainable.data.prompting import Example, collate, weighted_lm_loss_terms
 
 
 @given(st.lists(st.integers(1, 300), max_size=200), st.integers(1, 40), st.integers(0, 5), st.integers(1, 8))

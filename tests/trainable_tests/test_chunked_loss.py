@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from trainable.chunked_loss import causal_lm_parts, chunked_lm_loss_terms, forward_loss_terms
-from trainable.prompting import Example, collate, weighted_lm_loss_terms
+from trainable.data.prompting import Example, collate, weighted_lm_loss_terms
+from trainable.training.chunked_loss import causal_lm_parts, chunked_lm_loss_terms, forward_loss_terms
 
 
 def _examples(masking_weight: float) -> list[Example]:

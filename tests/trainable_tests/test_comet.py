@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from trainable.base.errors import InputError
-from trainable.metrics import get_comet_scorer, score_all
+from trainable.eval.metrics import get_comet_scorer, score_all
 
 SRCS = ["Open the file.", "Restart the server.", "Save"]
 REFS = ["ファイルを開きます。", "サーバーを再起動します。", "保存"]

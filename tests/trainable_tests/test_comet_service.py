@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from trainable.metrics import get_comet_scorer, score_all
+from trainable.eval.metrics import get_comet_scorer, score_all
 
 SRCS = ["Open the file.", "Restart the server.", "Save", "Delete the row."]
 REFS = ["ファイルを開きます。", "サーバーを再起動します。", "保存", "行を削除します。"]
@@ -22,7 +22,7 @@ def local_ray():
     try:
         yield ray
     finally:
-        from trainable.comet_service import stop_comet_services
+        from trainable.eval.comet_service import stop_comet_services
 
         stop_comet_services()
         ray.shutdown()
@@ -30,7 +30,7 @@ def local_ray():
 
 @pytest.mark.integration
 def test_shared_actor_matches_in_process_scorer(local_ray, tiny_comet_ckpt: Path) -> None:
-    from trainable.comet_service import NAMESPACE, CometServiceScorer, comet_service, stop_comet_services
+    from trainable.eval.comet_service import NAMESPACE, CometServiceScorer, comet_service, stop_comet_services
 
     ray = local_ray
     local = get_comet_scorer(str(tiny_comet_ckpt))
@@ -43,7 +43,7 @@ def test_shared_actor_matches_in_process_scorer(local_ray, tiny_comet_ckpt: Path
 
     @ray.remote(num_cpus=0)
     def trial_like(ckpt: str) -> tuple[float, int]:
-        from trainable.comet_service import comet_service
+        from trainable.eval.comet_service import comet_service
 
         scorer = comet_service(ckpt)
         return scorer.score(SRCS, HYPS, REFS), ray.get(scorer.actor.info.remote())["pid"]
@@ -62,7 +62,7 @@ def test_shared_actor_matches_in_process_scorer(local_ray, tiny_comet_ckpt: Path
 
 
 def test_none_disables_without_ray() -> None:
-    from trainable.comet_service import actor_name, comet_service
+    from trainable.eval.comet_service import actor_name, comet_service
 
     assert comet_service("none") is None and comet_service(None) is None
     assert actor_name("a", "n" * 40) != actor_name("b", "n" * 40)

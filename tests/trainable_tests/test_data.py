@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from trainable.base.errors import InputError
-from trainable.data import Pair, leakage, load_pairs, sample_data_dir
+from trainable.data.pairs import Pair, leakage, load_pairs, sample_data_dir
 
 REAL_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "enja"
 
@@ -127,7 +127,7 @@ def test_leakage_counts_and_examples() -> None:
 
 
 def test_sample_data_dir_location() -> None:
-    assert sample_data_dir() == Path(__file__).resolve().parents[2] / "trainable" / "sample_data"
+    assert sample_data_dir() == Path(__file__).resolve().parents[2] / "trainable" / "data" / "sample_data"
 
 
 @pytest.mark.skipif(not (sample_data_dir() / "dev.jsonl").exists(), reason="sample data not written yet")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from trainable.generation import decode_until_stop, generate_translations, stop_token_ids
-from trainable.model_loading import load_base_model
+from trainable.eval.generation import decode_until_stop, generate_translations, stop_token_ids
+from trainable.model.loading import load_base_model
 
 SRCS = ["Save the file", "Open settings", "Connection failed. Check your network settings and try again.",
         "Invite users", "Delete the selected backup schedule"]
@@ -20,7 +20,7 @@ def _greedy_by_hand(model, tokenizer, srcs: list[str], max_new_tokens: int) -> l
     """Argmax one token at a time without ``generate``: (text before the first stop id, stopped)."""
     import torch
 
-    from trainable.prompting import build_prompt_ids
+    from trainable.data.prompting import build_prompt_ids
 
     stops = stop_token_ids(tokenizer, model)
     out = []
@@ -112,7 +112,7 @@ def test_qwen_stop_ids_come_from_tokenizer_and_model() -> None:
 
 @pytest.mark.parametrize("cap", [2, 40])
 def test_truncated_flags_and_trunc_rate(tiny_assets, cap: int) -> None:
-    from trainable.metrics import score_all
+    from trainable.eval.metrics import score_all
 
     model, tokenizer = load_base_model(str(tiny_assets.model_dir), quantization="bf16", device="cpu", dtype="float32")
     out = generate_translations(model, tokenizer, SRCS, max_new_tokens=cap, batch_size=8, device="cpu")

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from trainable.divergence import DivergenceGuard, Verdict, zscore
+from trainable.training.divergence import DivergenceGuard, Verdict, zscore
 
 
 def feed(guard: DivergenceGuard, values: list[tuple[float, float]], start: int = 1) -> list[Verdict]:

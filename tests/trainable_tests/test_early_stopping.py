@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from trainable.early_stopping import EarlyStopping
+from trainable.training.early_stopping import EarlyStopping
 
 
 def run(es: EarlyStopping, evals: list[dict]) -> list[bool]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.trainable_tests.trial_helpers import qwen05b_shaped, tiny_config, train_steps
-from trainable.evaluate import load_split
+from trainable.eval.evaluate import load_split
 
 
 @pytest.mark.integration
@@ -19,9 +19,9 @@ from trainable.evaluate import load_split
 def test_eval_path_equals_the_unmerged_fp32_model(tiny_assets, tmp_path: Path, shape: str, steps: int, lr: float) -> None:
     import torch
 
-    from trainable.generation import generate_translations, inference_model
-    from trainable.nf4_merge import unmerged_fp32
-    from trainable.prompting import build_prompt_ids
+    from trainable.data.prompting import build_prompt_ids
+    from trainable.eval.generation import generate_translations, inference_model
+    from trainable.model.nf4_merge import unmerged_fp32
 
     model_dir = tiny_assets.model_dir if shape == "tiny" else qwen05b_shaped(tiny_assets.model_dir, tmp_path / "m")
     cfg = tiny_config(tiny_assets, model=str(model_dir), lr=lr, max_steps=steps, eval_every=steps, eval_samples=2,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.trainable_tests.trial_helpers import tiny_config
-from trainable.evaluate import eval_subset, evaluate_adapter
-from trainable.reporters import ListReporter
+from trainable.eval.evaluate import eval_subset, evaluate_adapter
+from trainable.training.reporting import ListReporter
 from trainable.trial import run_trial
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from tests.trainable_tests.trial_helpers import tiny_config
 from trainable.base.metric_names import TABLE_METRICS
-from trainable.evaluate import evaluate_adapter
-from trainable.reporters import ListReporter
+from trainable.eval.evaluate import evaluate_adapter
+from trainable.training.reporting import ListReporter
 from trainable.trial import run_trial
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.trainable_tests.trial_helpers import tiny_config
-from trainable.batching import bucket_for, pad_to_shape, width_buckets
-from trainable.reporters import ListReporter
+from trainable.data.batching import bucket_for, pad_to_shape, width_buckets
+from trainable.training.reporting import ListReporter
 from trainable.trial import run_trial
 
 
@@ -30,9 +30,9 @@ def fp32_lora(tiny_assets: Any) -> tuple[Any, list[Any]]:
     and 5 training examples of different lengths."""
     import torch
 
-    from trainable.model_loading import add_lora, load_base_model
-    from trainable.prompting import build_examples
-    from trainable.tiny_assets import sample_pairs
+    from trainable.data.prompting import build_examples
+    from trainable.model.loading import add_lora, load_base_model
+    from trainable.testing.tiny_assets import sample_pairs
 
     torch.manual_seed(0)
     model, tokenizer = load_base_model(str(tiny_assets.model_dir), quantization="bf16", dtype="float32")
@@ -46,7 +46,7 @@ def fp32_lora(tiny_assets: Any) -> tuple[Any, list[Any]]:
 
 
 def _loss_and_grads(model: Any, batches: list[dict[str, Any]]) -> tuple[float, list[Any]]:
-    from trainable.train_step import StepOptions, accumulate_step
+    from trainable.training.train_step import StepOptions, accumulate_step
 
     model.zero_grad(set_to_none=True)
     loss, _ = accumulate_step(model, batches, StepOptions(), "cpu")
@@ -56,8 +56,8 @@ def _loss_and_grads(model: Any, batches: list[dict[str, Any]]) -> tuple[float, l
 def test_zero_weight_rows_and_wider_buckets_change_neither_loss_nor_gradients(fp32_lora: Any) -> None:
     import torch
 
-    from trainable.batching import real_tokens
-    from trainable.prompting import collate
+    from trainable.data.batching import real_tokens
+    from trainable.data.prompting import collate
 
     model, examples = fp32_lora
     plain = collate(examples[:3], 0)
@@ -77,9 +77,9 @@ def test_step_graph_cpu_path_matches_the_plain_step(fp32_lora: Any, chunked: boo
     norm and clipped update; a third, all-dummy micro-batch (a short step) adds nothing."""
     import torch
 
-    from trainable.prompting import collate
-    from trainable.step_graph import StepGraph
-    from trainable.train_step import StepOptions, collate_step
+    from trainable.data.prompting import collate
+    from trainable.training.step_graph import StepGraph
+    from trainable.training.train_step import StepOptions, collate_step
 
     model, examples = fp32_lora
     params = [p for p in model.parameters() if p.requires_grad]
@@ -117,7 +117,7 @@ def test_a_whole_trial_compiles_once_per_width_bucket(tiny_assets: Any, monkeypa
     import torch
     from torch._dynamo.backends.registry import lookup_backend
 
-    import trainable.train_step as train_step
+    import trainable.training.train_step as train_step
 
     compiled_graphs: list[Any] = []
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from trainable.generation import generate_translations
-from trainable.model_loading import add_lora, load_base_model
+from trainable.eval.generation import generate_translations
+from trainable.model.loading import add_lora, load_base_model
 
 SRCS = [
     "Save the file",
@@ -79,7 +79,7 @@ def test_merged_equals_unmerged_and_adapter_changes_output(lora_model, tiny_asse
 def test_stops_at_end_of_turn(lora_model) -> None:
     import torch
 
-    from trainable.prompting import build_prompt_ids
+    from trainable.data.prompting import build_prompt_ids
 
     model, tokenizer = lora_model
     model.eval()  # LoRA dropout off for the reference generate() call below
@@ -146,7 +146,7 @@ def test_out_of_memory_halves_the_batch_and_keeps_the_outputs(lora_model) -> Non
 def test_uncompiled_switches_layer_compilation_off_for_the_block(lora_model) -> None:
     import torch
 
-    from trainable.train_step import compile_decoder_layers, uncompiled
+    from trainable.training.train_step import compile_decoder_layers, uncompiled
 
     model, _ = lora_model
     model.eval()  # LoRA dropout off: two forwards must agree, whatever mode an earlier test left behind

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from trainable.base.errors import InputError
-from trainable.glossary import Term, load_glossary
+from trainable.data.glossary import Term, load_glossary
 
 REAL_GLOSSARY = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "enja" / "glossary.tsv"
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.trainable_tests.trial_helpers import tiny_config
-from trainable.reporters import ListReporter
+from trainable.training.reporting import ListReporter
 from trainable.trial import run_trial
 
 pytestmark = pytest.mark.integration
@@ -84,7 +84,7 @@ def test_default_levers_keep_loss_curve_and_eval_within_noise(tiny_assets: Any, 
 
 
 def test_compile_keeps_loss_curve_and_eval(tiny_assets: Any, plain: list[dict[str, Any]], monkeypatch) -> None:
-    import trainable.train_step as train_step
+    import trainable.training.train_step as train_step
 
     calls = []
     original = train_step.compile_decoder_layers
@@ -119,7 +119,7 @@ def test_comet_service_gives_the_in_process_scores(tiny_assets: Any, plain: list
     import ray
     import torch  # noqa: F401  (before ray.init)
 
-    from trainable.comet_service import stop_comet_services
+    from trainable.eval.comet_service import stop_comet_services
 
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
@@ -155,7 +155,7 @@ def test_auto_compile_that_fails_falls_back_to_eager(tiny_assets: Any, plain: li
     """``compile: auto`` never breaks a trial: a failing compile warns and the trial runs on uncompiled."""
     import torch
 
-    import trainable.train_step as train_step
+    import trainable.training.train_step as train_step
     from trainable.config import TrialConfig
 
     original = train_step.compile_decoder_layers
@@ -171,7 +171,7 @@ def test_auto_compile_that_fails_falls_back_to_eager(tiny_assets: Any, plain: li
 def test_explicit_compile_that_fails_fails_the_trial(tiny_assets: Any, monkeypatch) -> None:
     import torch
 
-    import trainable.train_step as train_step
+    import trainable.training.train_step as train_step
 
     original = train_step.compile_decoder_layers
     monkeypatch.setattr(train_step, "compile_decoder_layers",

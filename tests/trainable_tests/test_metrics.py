@@ -10,8 +10,8 @@ import pytest
 from sacrebleu.metrics import BLEU, CHRF
 
 from trainable.base.metric_names import METRIC_DIRECTIONS, METRIC_TARGETS
-from trainable.glossary import Term
-from trainable.metrics import score_all
+from trainable.data.glossary import Term
+from trainable.eval.metrics import score_all
 
 SRCS = ["Open the server settings.", "Delete two policies?", "Save", "Restart the load balancer now."]
 REFS = ["サーバー設定を開きます。", "2 つのポリシーを削除しますか?", "保存", "ロードバランサーを今すぐ再起動します。"]
@@ -107,7 +107,7 @@ def test_length_mismatch_and_empty_raise() -> None:
 
 
 def test_runon_rate_counts_segments_over_their_own_ratio() -> None:
-    from trainable.metrics import runon_rate, score_all
+    from trainable.eval.metrics import runon_rate, score_all
 
     refs = ["ファイルを保存", "開く", "設定", ""]
     hyps = ["ファイルを保存します", "開く開く開く開く開く", "設定", "何か"]  # 10/7, 10/2, 2/2, empty ref skipped

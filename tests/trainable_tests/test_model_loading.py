@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from trainable.base.errors import InputError
-from trainable.model_loading import add_lora, load_base_model, pick_device
-from trainable.prompting import build_examples, collate, weighted_lm_loss
+from trainable.data.prompting import build_examples, collate, weighted_lm_loss
+from trainable.model.loading import add_lora, load_base_model, pick_device
 
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 

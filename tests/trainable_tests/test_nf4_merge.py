@@ -12,8 +12,8 @@ import torch
 def nf4_lora_model(tmp_path_factory: pytest.TempPathFactory):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from trainable.model_loading import add_lora, load_base_model
-    from trainable.tiny_model import build_tiny_tokenizer
+    from trainable.model.loading import add_lora, load_base_model
+    from trainable.testing.tiny_model import build_tiny_tokenizer
 
     out: Path = tmp_path_factory.mktemp("nf4")
     torch.manual_seed(0)
@@ -31,7 +31,7 @@ def nf4_lora_model(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_same_logits_and_greedy_tokens(nf4_lora_model) -> None:
-    from trainable.nf4_merge import dequantized_merged_copy, is_4bit_peft
+    from trainable.model.nf4_merge import dequantized_merged_copy, is_4bit_peft
 
     model = nf4_lora_model
     assert is_4bit_peft(model)
@@ -53,7 +53,7 @@ def test_same_logits_and_greedy_tokens(nf4_lora_model) -> None:
 
 
 def test_default_copy_is_fp32_and_matches_the_unmerged_fp32_model(nf4_lora_model) -> None:
-    from trainable.nf4_merge import dequantized_merged_copy, merge_error
+    from trainable.model.nf4_merge import dequantized_merged_copy, merge_error
 
     assert dequantized_merged_copy(nf4_lora_model).dtype == torch.float32
     ids = torch.randint(5, 300, (3, 12), generator=torch.Generator().manual_seed(1))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trainable.prompting import (
+from trainable.data.prompting import (
     DEFAULT_SYSTEM_PROMPT,
     IGNORE_INDEX,
     build_example,
@@ -23,8 +23,8 @@ REF = "選択したバックアップのスケジュールを削除"
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from trainable.tiny_assets import sample_pairs
-    from trainable.tiny_model import build_tiny_tokenizer
+    from trainable.testing.tiny_assets import sample_pairs
+    from trainable.testing.tiny_model import build_tiny_tokenizer
 
     return build_tiny_tokenizer([t for pair in sample_pairs() for t in pair], vocab_size=1500)
 

@@ -11,7 +11,7 @@ import pytest
 from analysis.front import Point, pareto_front
 from tests.trainable_tests.trial_helpers import tiny_config
 from trainable.base.constraints import failed, parse_constraints
-from trainable.reporters import ListReporter
+from trainable.training.reporting import ListReporter
 from trainable.trial import run_trial
 
 OBJECTIVES = ("bleu_char", "term_acc")
@@ -21,8 +21,8 @@ def _end_of_turn_suppressed(model_dir: Path, out: Path) -> Path:
     """A copy whose (untied) LM-head rows of every stop id are zero: their logit is 0, below the top token's."""
     import torch
 
-    from trainable.generation import stop_token_ids
-    from trainable.model_loading import load_base_model
+    from trainable.eval.generation import stop_token_ids
+    from trainable.model.loading import load_base_model
 
     model, tokenizer = load_base_model(str(model_dir), quantization="bf16", device="cpu", dtype="float32")
     head = torch.nn.Linear(model.config.hidden_size, model.config.vocab_size, bias=False)

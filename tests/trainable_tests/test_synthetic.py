@@ -8,8 +8,8 @@ import math
 import pytest
 
 from trainable.base.report_keys import REQUIRED_KEYS, STATUS_KEYS, STOP_CAUSES
-from trainable.reporters import ListReporter
-from trainable.synthetic import divergence_step, run_synthetic_trial, synthetic_metrics
+from trainable.testing.synthetic import divergence_step, run_synthetic_trial, synthetic_metrics
+from trainable.training.reporting import ListReporter
 
 STABLE = {
     "lr": 1.3e-4,

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainable.glossary import Term
-from trainable.terminology import TermMatcher, matcher_for, normalize_ja, score_terms
+from trainable.data.glossary import Term
+from trainable.eval.terminology import TermMatcher, matcher_for, normalize_ja, score_terms
 
 GLOSSARY = [
     Term("server", ("サーバー",), ("サーバ",)),

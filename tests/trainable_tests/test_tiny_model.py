@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from trainable.tiny_model import build_tiny_lm
+from trainable.testing.tiny_model import build_tiny_lm
 
 TEXTS = ["Save the file", "ファイルを保存", "Open settings", "設定を開く", "Invite users", "ユーザーを招待"]
 PAIRS = [
@@ -66,8 +66,8 @@ def _dev_loss(model_dir) -> float:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from trainable.prompting import build_examples, collate, weighted_lm_loss
-    from trainable.tiny_assets import sample_pairs
+    from trainable.data.prompting import build_examples, collate, weighted_lm_loss
+    from trainable.testing.tiny_assets import sample_pairs
 
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -79,7 +79,7 @@ def _dev_loss(model_dir) -> float:
 
 
 def test_pretraining_lowers_the_loss(tiny_assets, tmp_path) -> None:
-    from trainable.tiny_assets import sample_pairs
+    from trainable.testing.tiny_assets import sample_pairs
 
     texts = [t for pair in sample_pairs() for t in pair]
     untrained = build_tiny_lm(tmp_path / "untrained", texts=texts, pretrain_steps=0)

@@ -9,7 +9,7 @@ import pytest
 
 from tests.trainable_tests.trial_helpers import tiny_config
 from trainable.base.report_keys import REQUIRED_KEYS, STATUS_KEYS
-from trainable.reporters import ListReporter
+from trainable.training.reporting import ListReporter
 from trainable.trial import run_trial
 
 pytestmark = pytest.mark.integration

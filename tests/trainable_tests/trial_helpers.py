@@ -57,7 +57,7 @@ def qwen05b_shaped(tiny_model_dir: Path, out: Path, *, layers: int = 1) -> Path:
 def train_steps(cfg: TrialConfig) -> tuple[Any, Any]:
     """The trial's own training loop (``TrialRecipe``) for ``cfg.max_steps`` steps; returns the trained model
     and tokenizer (still in memory)."""
-    from trainable.reporters import ListReporter
+    from trainable.training.reporting import ListReporter
     from trainable.trial import TrialRecipe
 
     recipe = TrialRecipe(cfg, ListReporter())

@@ -1,4 +1,4 @@
-"""Metric names and directions, defined once (``trainable/metrics.py`` computes them; sweep config,
+"""Metric names and directions, defined once (``trainable/eval/metrics.py`` computes them; sweep config,
 scheduler, W&B and analysis read them from here)."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 ranks, the non-dominated set update, exact hypervolume (1-3 objectives). Each objective is ``max`` or ``min``.
 
 Used by the analysis (fronts, hypervolume history), the scheduler (``sweep/nondominated.py``: ranks on
-minimisation vectors), a trial's own front (``trainable/early_stopping.py``) and the benchmarks.
+minimisation vectors), a trial's own front (``trainable/training/early_stopping.py``) and the benchmarks.
 """
 
 from __future__ import annotations

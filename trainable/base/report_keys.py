@@ -1,7 +1,7 @@
 """The report contract: the keys every eval report of a trial carries (DESIGN.md, "Contracts").
 
 A trainable (ours, the synthetic one, or a user's ``module:function``) reports once per evaluation
-through a ``trainable.report.Reporter``; the sweep, the W&B logger and the analysis read only these keys.
+through a ``trainable.training.reporting.Reporter``; the sweep, the W&B logger and the analysis read only these keys.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "bleu_char",
     "chrf_pp",
     "len_ratio",
-    "trunc_rate",  # share of segments cut at max_new_tokens without a stop token (trainable.metrics)
+    "trunc_rate",  # share of segments cut at max_new_tokens without a stop token (trainable.eval.metrics)
     "runon_rate",  # share of segments longer than runon_ratio x their reference
     "tokens_seen",  # supervised + prompt tokens fed to the model so far
     "wall_s",  # trial wall seconds so far

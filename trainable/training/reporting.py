@@ -1,4 +1,7 @@
-"""Where a trial's reports go (the :class:`trainable.report.Reporter` protocol).
+"""Where a trial's reports go: the :class:`Reporter` protocol and its implementations.
+
+A trainable (ours, the synthetic one, or a user's ``module:function``) calls a :class:`Reporter` once per
+evaluation; the keys a report carries are in :mod:`trainable.base.report_keys`.
 
 - :class:`TuneReporter`: inside a Ray Tune trial (``tune.report`` + ``Checkpoint.from_directory``);
 - :class:`LocalReporter`: ``mtsweep trial`` (``records.jsonl`` + ``checkpoints/step_000100/``);
@@ -15,10 +18,22 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from trainable.base.errors import InputError
 from trainable.base.finite import nonfinite_to_none
+
+
+class Reporter(Protocol):
+    """Where a trial's reports go: Ray Tune, a local directory, or a test list."""
+
+    def report(self, metrics: dict[str, Any], checkpoint_dir: str | None = None) -> None:
+        """Record one report; ``checkpoint_dir`` (if given) holds adapter + trainer state."""
+        ...
+
+    def restore_dir(self) -> str | None:
+        """A checkpoint directory to resume from (Ray restarts a trial), or None."""
+        ...
 
 
 def checkpoint_name(metrics: dict[str, Any]) -> str:

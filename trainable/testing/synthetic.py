@@ -10,7 +10,7 @@ reference experiment (reference/s0_s1_finetuning_report.txt) but NOT a model of 
   is a real trade-off: lower ``w`` raises ``term_acc`` and lowers ``comet``; rank helps terminology and
   hurts fluency slightly beyond 16.
 
-:func:`synthetic_trainable` is a Ray Tune function trainable that follows ``trainable/report.py``
+:func:`synthetic_trainable` is a Ray Tune function trainable that follows ``trainable/training/reporting.py``
 exactly (NaN-aware final report, checkpoint per report, resume from ``tune.get_checkpoint()``).
 :func:`synthetic_metrics` is the pure curve, for benchmarks and unit tests.
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from trainable.base.report_keys import REPEATS_STEP
-from trainable.report import Reporter
+from trainable.training.reporting import Reporter
 
 BASE_COMET = 0.7807
 """S0 dev COMET of the reference."""
@@ -172,11 +172,11 @@ def run_synthetic_trial(
     ``config``: hyperparameters (``lr``, ``lora_r``, ``lora_alpha``, ``masking``, ...) plus
     ``eval_every`` (100), ``max_steps`` (400), ``seed`` (0) and ``work_s`` (seconds slept per eval;
     0 = zero-work mode). Keys starting with ``_`` are ignored. ``reporter`` defaults to Ray Tune
-    (:class:`trainable.reporters.TuneReporter`). ``metrics_fn`` / ``divergence_fn``: the landscape
-    (default: this module's; ``trainable/synthetic_interaction.py`` has another). Returns the final report.
+    (:class:`trainable.training.reporting.TuneReporter`). ``metrics_fn`` / ``divergence_fn``: the landscape
+    (default: this module's; ``trainable/testing/synthetic_interaction.py`` has another). Returns the final report.
     """
     if reporter is None:
-        from trainable.reporters import TuneReporter
+        from trainable.training.reporting import TuneReporter
 
         reporter = TuneReporter()
     params = {k: v for k, v in config.items() if not str(k).startswith("_")}

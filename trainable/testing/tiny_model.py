@@ -124,7 +124,7 @@ def _pretrain(
 
     import torch
 
-    from trainable.prompting import DEFAULT_SYSTEM_PROMPT, Example, build_examples
+    from trainable.data.prompting import DEFAULT_SYSTEM_PROMPT, Example, build_examples
 
     if chat_pairs:
         examples, _ = build_examples(
@@ -170,7 +170,7 @@ def _pretrain_loop(
 ) -> None:
     import torch
 
-    from trainable.prompting import collate, weighted_lm_loss
+    from trainable.data.prompting import collate, weighted_lm_loss
 
     for step in range(steps):
         start = rng.randrange(max(1, len(examples) - batch_size + 1))

@@ -1,6 +1,6 @@
 """SYNTHETIC trainable, second landscape: no model, made-up learning curves of another shape.
 
-Same report contract and knobs as :mod:`trainable.synthetic` (``eval_every``, ``max_steps``, ``seed``,
+Same report contract and knobs as :mod:`trainable.testing.synthetic` (``eval_every``, ``max_steps``, ``seed``,
 ``work_s``), different landscape, so search methods can be compared on more than one shape:
 
 - **rank x masking interaction**: leaving the prompt out of the loss (low prompt weight ``w``) buys
@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from trainable.synthetic import (
+from trainable.testing.synthetic import (
     _TOKENS_PER_STEP,
     BASE_COMET,
     BASE_TERM_ACC,

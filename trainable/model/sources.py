@@ -2,8 +2,8 @@
 
 A model is usable when it is a local folder (or COMET checkpoint), a hub id already in the local Hugging
 Face cache, or (only when the user allows downloads) a well-formed hub id that each trial fetches. Uses the
-same path rules as the loaders (:func:`trainable.model_loading.load_base_model`,
-:func:`trainable.metrics.comet_checkpoint_path`). Imports no torch: ``huggingface_hub`` only.
+same path rules as the loaders (:func:`trainable.model.loading.load_base_model`,
+:func:`trainable.eval.metrics.comet_checkpoint_path`). Imports no torch: ``huggingface_hub`` only.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ Source = Literal["local", "cache", "hub"]
 
 def base_model_source(model: str, *, allow_download: bool = False) -> Source:
     """Where ``model`` (``TrialConfig.model``) would load from; InputError(``model``, ...) when nowhere."""
-    from trainable.model_loading import _looks_like_path
+    from trainable.model.loading import _looks_like_path
 
     if _looks_like_path(model):
         folder = Path(model).expanduser()
@@ -32,7 +32,7 @@ def base_model_source(model: str, *, allow_download: bool = False) -> Source:
 
 def comet_model_source(model: str, *, allow_download: bool = False) -> Source | None:
     """Like :func:`base_model_source` for ``TrialConfig.comet_model``; None when COMET is off (``none``)."""
-    from trainable.metrics import comet_checkpoint_path, comet_disabled
+    from trainable.eval.metrics import comet_checkpoint_path, comet_disabled
 
     if comet_disabled(model):
         return None

@@ -1,6 +1,6 @@
 """Batched greedy translation for evaluation: the fast path of every eval.
 
-Prompts are the chat prompt of :func:`trainable.prompting.build_prompt_ids`, sorted by length into
+Prompts are the chat prompt of :func:`trainable.data.prompting.build_prompt_ids`, sorted by length into
 batches (little padding), LEFT-padded (new tokens line up at the right edge), decoded greedily and
 stopped at every end-of-turn / eos id the tokenizer and the model know (Qwen: ``<|im_end|>`` and
 ``<|endoftext|>``); nothing after a stop id is decoded. Results come back in input order, with a flag
@@ -12,7 +12,7 @@ replaces default-valued settings (``do_sample=False``, ``repetition_penalty=1.0`
 values when that file records version >= 4.50, so ``generate`` gets ``use_model_defaults=False``.
 
 LoRA adapters are merged for speed (unmerged LoRA generation is ~5x slower, DESIGN.md) into a separate
-copy in ``merge_dtype`` (default fp32, :func:`trainable.nf4_merge.dequantized_merged_copy`): bf16 would
+copy in ``merge_dtype`` (default fp32, :func:`trainable.model.nf4_merge.dequantized_merged_copy`): bf16 would
 round ``W + BA`` back to ``W`` for the small updates of early training, so the eval would measure the
 base model. The trained weights are untouched.
 """
@@ -24,7 +24,7 @@ import warnings
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-from trainable.prompting import DEFAULT_SYSTEM_PROMPT, build_prompt_ids, end_of_turn_id
+from trainable.data.prompting import DEFAULT_SYSTEM_PROMPT, build_prompt_ids, end_of_turn_id
 
 
 class Translations(NamedTuple):
@@ -169,7 +169,7 @@ def inference_model(model: Any, merge_lora: bool, merge_dtype: str):
     under inference_mode."""
     import torch
 
-    from trainable.nf4_merge import dequantized_merged_copy
+    from trainable.model.nf4_merge import dequantized_merged_copy
 
     was_training = model.training
     merged = None

@@ -1,7 +1,7 @@
 """Turn a trial checkpoint into deployable files: the LoRA adapter as a plain PEFT folder, the tokenizer
 (with its chat template), and optionally the merged full model.
 
-The merged model is formed like the eval copy (:func:`trainable.nf4_merge.dequantized_merged_copy`): the
+The merged model is formed like the eval copy (:func:`trainable.model.nf4_merge.dequantized_merged_copy`): the
 base weights exactly as the trial trained against them (bf16-cast, or NF4 dequantized), plus the LoRA delta,
 summed in fp32 and rounded once to the output dtype. With an fp32 output that is the very model the
 trial's evals generated from. With a bf16 output, updates smaller than half a bf16 step of a weight round
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from trainable.base.errors import InputError
-from trainable.checkpointing import ADAPTER_DIR
+from trainable.training.checkpointing import ADAPTER_DIR
 
 ADAPTER_FILES: tuple[str, ...] = ("adapter_config.json", "adapter_model.safetensors")
 
@@ -49,7 +49,7 @@ def write_adapter(checkpoint: str | Path, model: str, out: Path) -> None:
     for name in ADAPTER_FILES:
         shutil.copy2(source / name, out / name)
     tokenizer = AutoTokenizer.from_pretrained(model)
-    if tokenizer.pad_token_id is None:  # as trainable.model_loading.load_base_model does
+    if tokenizer.pad_token_id is None:  # as trainable.model.loading.load_base_model does
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.save_pretrained(str(out))
 
@@ -58,7 +58,7 @@ def load_trained(trial_config: dict[str, Any], checkpoint: str | Path) -> tuple[
     """(peft model, tokenizer) on CPU: the base loaded as the trial loaded it, plus the checkpoint's adapter."""
     from peft import PeftModel
 
-    from trainable.model_loading import load_base_model
+    from trainable.model.loading import load_base_model
 
     base, tokenizer = load_base_model(trial_config["model"], quantization=trial_config.get("quantization", "nf4"),
                                       device="cpu")
@@ -71,7 +71,7 @@ def write_merged(trial_config: dict[str, Any], checkpoint: str | Path, out: Path
     :func:`merge_rounding` measured."""
     import torch
 
-    from trainable.nf4_merge import dequantized_merged_copy
+    from trainable.model.nf4_merge import dequantized_merged_copy
 
     model, tokenizer = load_trained(trial_config, checkpoint)
     merged = dequantized_merged_copy(model, dtype=getattr(torch, dtype))
@@ -90,7 +90,7 @@ def merge_rounding(model: Any, merged: Any) -> dict[str, Any]:
     import torch
     from peft.tuners.lora import LoraLayer
 
-    from trainable.nf4_merge import dequantized_merged_copy
+    from trainable.model.nf4_merge import dequantized_merged_copy
 
     with torch.no_grad(), model.disable_adapter():
         plain = dequantized_merged_copy(model, dtype=torch.float32)

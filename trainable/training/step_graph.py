@@ -4,7 +4,7 @@ The step is split in two parts so the NaN guard still reads the raw loss and the
 of every step *before* any update, as in the plain loop:
 
 - :meth:`StepGraph.gradients`: zero the gradients, forward + backward over the step's micro-batches
-  (each padded to ``rows x bucket width``: :func:`trainable.batching.pad_to_shape`), the pre-clip norm and
+  (each padded to ``rows x bucket width``: :func:`trainable.data.batching.pad_to_shape`), the pre-clip norm and
   the clip. One CUDA graph per width bucket, captured at the bucket's first step and replayed after.
 - :meth:`StepGraph.update`: the (fused, capturable) AdamW update, one CUDA graph; replayed only when
   the guard says the step is good.
@@ -16,7 +16,7 @@ every graph (never set to None while graphs exist). On a CPU there is no capture
 eagerly on the same static tensors. Nothing inside a graph may sync with the host: the right-padded
 batches go in without an attention mask (causal attention alone gives real tokens the same values, as
 ``padding_mask: false``; with a mask, transformers asks ``mask.all()`` on the host to pick SDPA's causal
-path), the chunked loss runs over every position (:func:`trainable.chunked_loss.weighted_sum_no_sync`),
+path), the chunked loss runs over every position (:func:`trainable.training.chunked_loss.weighted_sum_no_sync`),
 the plain one over full logits.
 """
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from trainable.train_step import StepOptions
+from trainable.training.train_step import StepOptions
 
 
 class GraphCaptureError(RuntimeError):
@@ -77,7 +77,7 @@ class StepGraph:
                     tensor.copy_(batches[i][key], non_blocking=True)
                 else:  # a whole zero-weight micro-batch (a short step at an epoch's end): adds nothing
                     tensor.fill_(dummy[key])
-        from trainable.train_step import total_loss_weight
+        from trainable.training.train_step import total_loss_weight
 
         self.total.fill_(total_loss_weight(batches))
         self.loss_factor.fill_(loss_factor)
@@ -113,11 +113,11 @@ class StepGraph:
         return loss_sum, grad_norm
 
     def _weighted_sum(self, batch: dict[str, Any]) -> Any:
-        from trainable.batching import model_inputs
+        from trainable.data.batching import model_inputs
 
         inputs = model_inputs(batch, padding_mask=False)  # right padding + causal attention: no host sync
         if self.opts.chunked_loss:
-            from trainable.chunked_loss import causal_lm_parts, weighted_sum_no_sync
+            from trainable.training.chunked_loss import causal_lm_parts, weighted_sum_no_sync
 
             decoder, head = causal_lm_parts(self.model)
             hidden = decoder(**inputs).last_hidden_state

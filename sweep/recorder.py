@@ -31,7 +31,8 @@ from typing import Any
 from ray.tune.callback import Callback
 from ray.tune.search.optuna import OptunaSearch
 
-from sweep.records import (
+from sweep.results_dir import REPORTS_JSONL, TRIALS_JSONL
+from sweep.study import (
     CONSTRAINTS_ATTR_PREFIX,
     CURVE_ATTR,
     OPTUNA_NUMBER_KEY,
@@ -39,7 +40,6 @@ from sweep.records import (
     make_storage,
     trial_record,
 )
-from sweep.results_dir import REPORTS_JSONL, TRIALS_JSONL
 from trainable.base.constraints import active, failed, violations
 from trainable.base.finite import is_finite_number, is_nonfinite, nonfinite_to_none
 from trainable.base.jsonl import append_jsonl, json_safe, read_records

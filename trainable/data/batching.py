@@ -7,7 +7,7 @@
 - :func:`collate_packed`: one row holding all examples back to back, ``position_ids`` restarting at 0 for
   each and no ``attention_mask``, so transformers builds a block-diagonal causal mask (sdpa/eager from
   ``position_ids``; flash-attention as varlen). The first token of each example is taken out of the loss,
-  so :func:`trainable.prompting.weighted_lm_loss_terms` gives exactly the padded batch's loss terms.
+  so :func:`trainable.data.prompting.weighted_lm_loss_terms` gives exactly the padded batch's loss terms.
 - :func:`micro_batch_plan` / :func:`regroup`: run the same effective batch (``batch_size * grad_accum``)
   as fewer, larger micro-batches; the trial's exact step loss ``sum(w * ce) / sum(w)`` does not change.
 - :func:`width_buckets` / :func:`pad_to_shape`: fixed shapes for compiled steps. Every micro-batch is padded
@@ -22,12 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from trainable.prompting import IGNORE_INDEX
+from trainable.data.prompting import IGNORE_INDEX
 
 if TYPE_CHECKING:
     import torch
 
-    from trainable.prompting import Example
+    from trainable.data.prompting import Example
 
 T = TypeVar("T")
 
@@ -113,11 +113,11 @@ def regroup(micro_batches: Sequence[Sequence[T]], micro_batch_size: int | None) 
 
 
 def collate_padded(examples: Sequence[Example], pad_id: int, *, pad_to_multiple_of: int = 1) -> dict[str, torch.Tensor]:
-    """:func:`trainable.prompting.collate`, with the width rounded up to ``pad_to_multiple_of``
+    """:func:`trainable.data.prompting.collate`, with the width rounded up to ``pad_to_multiple_of``
     (fewer distinct shapes for ``torch.compile``; the extra columns are padding and carry no loss)."""
     import torch
 
-    from trainable.prompting import collate
+    from trainable.data.prompting import collate
 
     batch = collate(list(examples), pad_id)
     width = batch["input_ids"].shape[1]

@@ -1,6 +1,6 @@
 """Ray-free helpers of the sweep record: Optuna sampler/storage, the trials.jsonl lines.
 
-``sweep.recording`` (Ray side) and ``mtsweep status`` / analysis readers share these; importing this
+``sweep.recorder`` (Ray side) and ``mtsweep status`` / analysis readers share these; importing this
 module pulls in neither Ray nor Optuna (both are imported inside the functions that need them).
 """
 

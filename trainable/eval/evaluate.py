@@ -1,7 +1,7 @@
 """Evaluate a model (base, base + adapter, or a live training model) on dev or test.
 
-``evaluate_adapter`` generates with :func:`trainable.generation.generate_translations` (batched,
-greedy, stops at end-of-turn) and scores with :func:`trainable.metrics.score_all` (COMET through the
+``evaluate_adapter`` generates with :func:`trainable.eval.generation.generate_translations` (batched,
+greedy, stops at end-of-turn) and scores with :func:`trainable.eval.metrics.score_all` (COMET through the
 per-process cached scorer, terminology metrics, latency). Used by the trial's periodic evals, by
 ``mtsweep baseline`` (``adapter_dir=None``: the S0 prompt-only baseline) and by ``mtsweep finalize``.
 """
@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from trainable.config import TrialConfig
-    from trainable.data import Pair
-    from trainable.glossary import Term
+    from trainable.data.glossary import Term
+    from trainable.data.pairs import Pair
 
 Split = Literal["dev", "test"]
 
 
 def split_path(cfg: TrialConfig, split: Literal["train", "dev", "test"]) -> Path:
     """The data file of ``split``: the configured path, else the bundled sample data."""
-    from trainable.data import sample_data_dir
+    from trainable.data.pairs import sample_data_dir
 
     configured = {"train": cfg.train_path, "dev": cfg.dev_path, "test": cfg.test_path}[split]
     return Path(configured) if configured else sample_data_dir() / f"{split}.jsonl"
@@ -31,15 +31,15 @@ def split_path(cfg: TrialConfig, split: Literal["train", "dev", "test"]) -> Path
 
 def load_split(cfg: TrialConfig, split: Literal["train", "dev", "test"]) -> list[Pair]:
     """Load a split with the configured field names."""
-    from trainable.data import load_pairs
+    from trainable.data.pairs import load_pairs
 
     return load_pairs(split_path(cfg, split), src_field=cfg.src_field, tgt_field=cfg.tgt_field)
 
 
 def load_terms(cfg: TrialConfig) -> list[Term]:
     """The configured glossary, else the bundled sample glossary."""
-    from trainable.data import sample_data_dir
-    from trainable.glossary import load_glossary
+    from trainable.data.glossary import load_glossary
+    from trainable.data.pairs import sample_data_dir
 
     return load_glossary(cfg.glossary_path or sample_data_dir() / "glossary.tsv")
 
@@ -72,10 +72,10 @@ def score_model(
 ) -> tuple[dict[str, Any], float]:
     """Generate for ``pairs`` (at most ``max_new_tokens`` each, see :func:`max_new_tokens_for`) and
     score; returns (flat metrics, generation seconds). The metrics carry ``max_new_tokens``."""
-    from trainable.generation import generate_translations
-    from trainable.metrics import score_all
-    from trainable.nf4_merge import is_4bit_peft
-    from trainable.prompting import DEFAULT_SYSTEM_PROMPT
+    from trainable.data.prompting import DEFAULT_SYSTEM_PROMPT
+    from trainable.eval.generation import generate_translations
+    from trainable.eval.metrics import score_all
+    from trainable.model.nf4_merge import is_4bit_peft
 
     srcs = [p.src for p in pairs]
     refs = [p.ref for p in pairs]
@@ -108,14 +108,14 @@ def max_new_tokens_for(cfg: TrialConfig, tokenizer: Any) -> int:
 
 def _comet(cfg: TrialConfig) -> Any:
     """The configured COMET model, through the shared per-node actor when ``comet_service`` is on and
-    Ray runs in this process (``trainable.comet_service``)."""
+    Ray runs in this process (``trainable.eval.comet_service``)."""
     if not getattr(cfg, "comet_service", False):
         return cfg.comet_model
     import ray
 
     if not ray.is_initialized():
         return cfg.comet_model
-    from trainable.comet_service import comet_service
+    from trainable.eval.comet_service import comet_service
 
     return comet_service(cfg.comet_model)
 
@@ -165,7 +165,7 @@ def evaluate_adapter(
 
 def load_for_eval(cfg: TrialConfig, adapter_dir: str | Path | None, device: Any) -> tuple[Any, Any]:
     """Base model (quantized as configured) plus the adapter of ``adapter_dir`` (checkpoint or adapter dir)."""
-    from trainable.model_loading import load_base_model
+    from trainable.model.loading import load_base_model
 
     model, tokenizer = load_base_model(cfg.model, quantization=cfg.quantization, device=device)
     if adapter_dir is not None:
@@ -184,11 +184,11 @@ def load_for_eval(cfg: TrialConfig, adapter_dir: str | Path | None, device: Any)
 
 
 def resolve_device(device: str) -> Any:
-    """``auto`` -> :func:`trainable.model_loading.pick_device`; else ``torch.device(device)``."""
+    """``auto`` -> :func:`trainable.model.loading.pick_device`; else ``torch.device(device)``."""
     import torch
 
     if device == "auto":
-        from trainable.model_loading import pick_device
+        from trainable.model.loading import pick_device
 
         return torch.device(str(pick_device()))
     return torch.device(device)

@@ -1,4 +1,4 @@
-"""Chunked cross-entropy over the vocabulary: the loss of :func:`trainable.prompting.weighted_lm_loss_terms`
+"""Chunked cross-entropy over the vocabulary: the loss of :func:`trainable.data.prompting.weighted_lm_loss_terms`
 without ever holding the full ``[tokens, vocab]`` float32 logits (152k columns for Qwen2.5).
 
 The model is run up to its last hidden state; the loss takes that state and the ``lm_head`` weight and,
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainable.prompting import IGNORE_INDEX
+from trainable.data.prompting import IGNORE_INDEX
 
 DEFAULT_CHUNK_SIZE = 256
 
@@ -84,7 +84,7 @@ def chunked_lm_loss_terms(
 ) -> tuple[Any, Any, int]:
     """Shifted ``(sum(w * ce), sum(w), n_supervised)`` from the last hidden state ``[B, T, H]``.
 
-    Same contract and values as :func:`trainable.prompting.weighted_lm_loss_terms` on
+    Same contract and values as :func:`trainable.data.prompting.weighted_lm_loss_terms` on
     ``logits = hidden @ head_weight.T (+ head_bias)``.
     """
     import torch

@@ -1,7 +1,7 @@
 """Tiny offline assets for tests and the demo: a toy Qwen2 LM + tokenizer and a tiny COMET checkpoint.
 
 ``make_tiny_assets(out_dir)`` writes ``out_dir/model`` (trained on the bundled sample data, see
-:func:`trainable.tiny_model.build_tiny_lm`) and ``out_dir/comet`` (:func:`trainable.tiny_comet.build_tiny_comet`).
+:func:`trainable.testing.tiny_model.build_tiny_lm`) and ``out_dir/comet`` (:func:`trainable.testing.tiny_comet.build_tiny_comet`).
 Both are toys: they exercise the real code paths, their scores mean nothing.
 """
 
@@ -36,7 +36,7 @@ class TinyAssets:
 
 def sample_pairs() -> list[tuple[str, str]]:
     """(en, ja) pairs of the bundled sample train split, or a small inline list when it is missing."""
-    from trainable.data import sample_data_dir
+    from trainable.data.pairs import sample_data_dir
 
     path = sample_data_dir() / "train.jsonl"
     if not path.is_file():
@@ -52,8 +52,8 @@ def sample_pairs() -> list[tuple[str, str]]:
 
 def make_tiny_assets(out_dir: str | Path, *, pretrain_steps: int = 200, seed: int = 0) -> TinyAssets:
     """Build the toy LM (pre-trained ``pretrain_steps`` steps on the sample train split) and tiny COMET."""
-    from trainable.tiny_comet import build_tiny_comet
-    from trainable.tiny_model import build_tiny_lm
+    from trainable.testing.tiny_comet import build_tiny_comet
+    from trainable.testing.tiny_model import build_tiny_lm
 
     out = Path(out_dir).resolve()
     pairs = sample_pairs()

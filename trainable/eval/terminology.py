@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from trainable.glossary import Term
+from trainable.data.glossary import Term
 
 _WORD = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")

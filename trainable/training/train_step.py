@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from trainable.prompting import Example
+    from trainable.data.prompting import Example
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,12 @@ class StepOptions:
     """With ``width_buckets``: every micro-batch padded to this many rows (zero-weight rows)."""
     width_buckets: tuple[int, ...] | None = None
     """Fixed shapes: every micro-batch of a step is widened to the smallest of these widths that holds the
-    step's longest example (:func:`trainable.batching.pad_to_shape`): one shape per bucket."""
+    step's longest example (:func:`trainable.data.batching.pad_to_shape`): one shape per bucket."""
 
 
 def collate_step(micro_batches: Sequence[Sequence[Example]], pad_id: int, opts: StepOptions) -> list[dict[str, Any]]:
     """The step's micro-batches as tensors (CPU), regrouped and collated as ``opts`` says."""
-    from trainable.batching import bucket_for, collate_packed, collate_padded, pad_to_shape, regroup
+    from trainable.data.batching import bucket_for, collate_packed, collate_padded, pad_to_shape, regroup
 
     groups = regroup(micro_batches, opts.micro_batch_size)
     if opts.packed:
@@ -58,18 +58,18 @@ def collate_step(micro_batches: Sequence[Sequence[Example]], pad_id: int, opts: 
 
 def total_loss_weight(batches: Sequence[dict[str, Any]]) -> float:
     """``sum(w)`` over every supervised (shifted) token of the step: the loss denominator."""
-    from trainable.prompting import IGNORE_INDEX
+    from trainable.data.prompting import IGNORE_INDEX
 
     return sum(float((b["loss_weights"][:, 1:] * (b["labels"][:, 1:] != IGNORE_INDEX)).sum()) for b in batches)
 
 
 def micro_loss_terms(model: Any, batch: dict[str, Any], opts: StepOptions) -> tuple[Any, Any, int]:
     """``(sum(w * ce), sum(w), n_supervised)`` of one micro-batch already on the model's device."""
-    from trainable.batching import model_inputs
-    from trainable.prompting import weighted_lm_loss_terms
+    from trainable.data.batching import model_inputs
+    from trainable.data.prompting import weighted_lm_loss_terms
 
     if opts.chunked_loss:
-        from trainable.chunked_loss import forward_loss_terms
+        from trainable.training.chunked_loss import forward_loss_terms
 
         return forward_loss_terms(
             model, model_inputs(batch, padding_mask=opts.padding_mask), batch["labels"], batch["loss_weights"],
@@ -94,7 +94,7 @@ def accumulate_step(
     """
     import torch
 
-    from trainable.batching import real_tokens
+    from trainable.data.batching import real_tokens
 
     total = total_loss_weight(batches)
     loss_sum = torch.zeros((), device=device)
@@ -156,7 +156,7 @@ def compile_decoder_layers(
     made to require grad, so the first layer's input looks like every other layer's and one compiled
     variant serves them all (else dynamo compiles the first layer apart: two compilations per shape).
     """
-    from trainable.chunked_loss import causal_lm_parts
+    from trainable.training.chunked_loss import causal_lm_parts
 
     model.enable_input_require_grads()
     decoder, _ = causal_lm_parts(model)

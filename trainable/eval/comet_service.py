@@ -1,7 +1,7 @@
 """COMET as one shared scorer per node: a named Ray actor that trials call instead of loading a copy each.
 
 :func:`comet_service` returns a :class:`CometServiceScorer` (same ``score`` / ``segment_scores`` interface
-as :class:`trainable.metrics.CometScorer`, so ``score_all(..., comet=scorer)`` takes it). Behind it is
+as :class:`trainable.eval.metrics.CometScorer`, so ``score_all(..., comet=scorer)`` takes it). Behind it is
 one actor per (node, model), named ``mtsweep-comet-<node>-<hash>`` in the ``mtsweep`` namespace, created
 with ``get_if_exists=True`` on the calling node (node affinity) and a fraction of a GPU when the node has
 GPUs. It is ``detached`` so it outlives the trial that happened to create it; the sweep (or a test)
@@ -25,10 +25,10 @@ def _actor_class() -> Any:
 
     @ray.remote
     class CometActor:
-        """Holds one COMET model (``trainable.metrics.get_comet_scorer``) and scores for any caller."""
+        """Holds one COMET model (``trainable.eval.metrics.get_comet_scorer``) and scores for any caller."""
 
         def __init__(self, model: str, batch_size: int) -> None:
-            from trainable.metrics import get_comet_scorer
+            from trainable.eval.metrics import get_comet_scorer
 
             self.scorer = get_comet_scorer(model)
             if self.scorer is None:
@@ -56,7 +56,7 @@ def actor_name(model: str, node_id: str) -> str:
 
 @dataclass
 class CometServiceScorer:
-    """Client of the shared COMET actor; a drop-in for :class:`trainable.metrics.CometScorer`."""
+    """Client of the shared COMET actor; a drop-in for :class:`trainable.eval.metrics.CometScorer`."""
 
     name: str
     gpu_fraction: float = DEFAULT_GPU_FRACTION

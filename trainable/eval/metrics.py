@@ -4,7 +4,7 @@
   ``bleu_mecab`` (optional): BLEU with ``tokenize="ja-mecab"``. Scores are sacrebleu's own; its
   signatures are returned under ``signatures``.
 - ``comet``: unbabel-comet system score (model by name or local checkpoint, loaded once per process).
-- ``term_acc`` / ``term_hits`` / ``term_total`` / ``term_forbidden``: see :mod:`trainable.terminology`.
+- ``term_acc`` / ``term_hits`` / ``term_total`` / ``term_forbidden``: see :mod:`trainable.eval.terminology`.
 - ``len_ratio``: total hypothesis characters / total reference characters (1.0 is ideal).
 - ``runon_rate``: share of segments whose own ratio ``len(hyp) / len(ref)`` (characters) is above
   ``runon_ratio`` (default :data:`DEFAULT_RUNON_RATIO` = 2): output that rambles on past its translation.
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from trainable.base.finite import nonfinite_to_none
-from trainable.glossary import Term
+from trainable.data.glossary import Term
 
 DEFAULT_RUNON_RATIO = 2.0
 """A segment runs on when ``len(hyp) / len(ref)`` is above this (``TrialConfig.runon_ratio``)."""
@@ -108,7 +108,7 @@ def runon_rate(hyps: Sequence[str], refs: Sequence[str], ratio: float = DEFAULT_
 
 def term_metrics(srcs: Sequence[str], hyps: Sequence[str], terms: Sequence[Term] | None) -> dict[str, Any]:
     """``term_acc, term_hits, term_total, term_forbidden`` (all zero / None without a glossary)."""
-    from trainable.terminology import score_terms
+    from trainable.eval.terminology import score_terms
 
     if not terms:
         return {"term_acc": None, "term_hits": 0, "term_total": 0, "term_forbidden": 0}
