@@ -70,7 +70,7 @@ def build(trials: int, sampler: str, folder: Path) -> tuple[Any, Any, list[Any],
 
 def run_trial(i: int, searcher: Any, scheduler: Any, callbacks: list[Any], base: dict[str, Any]) -> None:
     """One trial through the calls Ray makes, with the synthetic trainable's reports."""
-    from trainable.synthetic import divergence_step, synthetic_metrics
+    from trainable.testing.synthetic import divergence_step, synthetic_metrics
 
     trial_id = f"trial_{i:05d}"
     suggested = searcher.suggest(trial_id)
