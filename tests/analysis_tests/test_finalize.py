@@ -7,6 +7,7 @@ trainable; the tiny-model test runs the real evaluate_adapter path (toy model, t
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -26,12 +27,11 @@ def test_table_rows_have_the_reference_shape() -> None:
     assert rows[4]["Delta t1@400"] == pytest.approx(-0.0009)
 
 
-@pytest.fixture(scope="module")
-def synthetic_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("syn") / "sweep"
-    rc = main(["run", "sweep/configs/synthetic.yaml", "--out", str(out), "--num-cpus", "2",
-               "--set", "num_trials=5", "--set", "scheduler.mo_asha=false", "--set", "trial.max_steps=300"])
-    assert rc == 0
+@pytest.fixture
+def synthetic_sweep(synthetic_results: Path, tmp_path: Path) -> Path:
+    """A copy of the session's real synthetic sweep (tests/conftest.py), free to write into."""
+    out = tmp_path / "sweep"
+    shutil.copytree(synthetic_results, out)
     return out
 
 
