@@ -31,7 +31,7 @@ from typing import Any
 from ray.tune.callback import Callback
 from ray.tune.search.optuna import OptunaSearch
 
-from sweep.results_dir import REPORTS_JSONL, TRIALS_JSONL
+from sweep.results_dir import REPORTS_JSONL, TRIALS_JSONL, record_trial_key
 from sweep.study import (
     CONSTRAINTS_ATTR_PREFIX,
     CURVE_ATTR,
@@ -319,13 +319,6 @@ def _report_key(metrics: dict[str, Any]) -> Any:
     return ("step", step, final) if step is not None else ("iter", metrics.get("training_iteration"), final)
 
 
-def _trial_key(record: dict[str, Any]) -> Any:
-    """What identifies a trial in the results files: its Optuna number (Ray ids change when a trial
-    asked by a killed driver is re-run after resume)."""
-    number = record.get("optuna_number")
-    return ("optuna", number) if number is not None else ("ray", record.get("trial_id"))
-
-
 class ResultsFileCallback(Callback):
     """Appends ``reports.jsonl`` (each report, with its checkpoint path) and ``trials.jsonl``.
 
@@ -367,8 +360,8 @@ class ResultsFileCallback(Callback):
     def _load_seen(self) -> None:
         if self._seen_reports is None:
             reports = read_records(self.results_dir / REPORTS_JSONL)
-            self._seen_reports = {(_trial_key(r), _report_key(r.get("metrics", {}))) for r in reports}
-            self._seen_trials = {_trial_key(r) for r in read_records(self.results_dir / TRIALS_JSONL)}
+            self._seen_reports = {(record_trial_key(r), _report_key(r.get("metrics", {}))) for r in reports}
+            self._seen_trials = {record_trial_key(r) for r in read_records(self.results_dir / TRIALS_JSONL)}
 
     def _flush(self, trial_id: str, checkpoint: str | None = None) -> None:
         record = self._pending.pop(trial_id, None)
@@ -376,7 +369,7 @@ class ResultsFileCallback(Callback):
             return
         record["checkpoint"] = checkpoint
         self._load_seen()
-        key = (_trial_key(record), _report_key(record["metrics"]))
+        key = (record_trial_key(record), _report_key(record["metrics"]))
         if key in self._seen_reports:
             return  # a resumed or re-run trial repeating a report already on file
         self._seen_reports.add(key)

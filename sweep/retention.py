@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from sweep.checkpoint_pins import pinned_paths
-from sweep.results_dir import RAY_DIR, REPORTS_JSONL, RETENTION_JSONL, TRIALS_JSONL
+from sweep.results_dir import RAY_DIR, REPORTS_JSONL, RETENTION_JSONL, TRIALS_JSONL, record_trial_key
 from trainable.base.finite import finite_or_none
 from trainable.base.jsonl import append_jsonl, read_records
 
@@ -150,13 +150,13 @@ class Retention:
             path = rec.get("checkpoint")
             if not path or path in removed or not isinstance(rec.get("metrics"), dict):
                 continue
-            trial = trials.setdefault(_key(rec), TrialCheckpoints())
+            trial = trials.setdefault(record_trial_key(rec), TrialCheckpoints())
             entry = self._entry(path, rec["metrics"])
             entry.optim_dropped = path in stripped
             trial.entries.append(entry)
         for rec in read_records(self.results_dir / TRIALS_JSONL):
-            if _key(rec) in trials:
-                self._mark_finished(trials[_key(rec)], marker)
+            if record_trial_key(rec) in trials:
+                self._mark_finished(trials[record_trial_key(rec)], marker)
         self.trials = trials
         self._dirty = set(trials)
         return trials
@@ -245,9 +245,3 @@ class Retention:
                   "step": entry.step, "removed": what, "bytes": size, "time": time.time()}
         append_jsonl(self.results_dir / RETENTION_JSONL, record)
         return record
-
-
-def _key(record: dict[str, Any]) -> Any:
-    """A trial's key in the results files: its Optuna number (else its Ray id)."""
-    number = record.get("optuna_number")
-    return ("optuna", number) if number is not None else ("ray", record.get("trial_id"))

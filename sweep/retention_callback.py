@@ -15,6 +15,7 @@ from typing import Any
 
 from ray.tune.callback import Callback
 
+from sweep.results_dir import record_trial_key
 from sweep.retention import Retention
 from sweep.study import OPTUNA_NUMBER_KEY
 
@@ -42,8 +43,7 @@ class RetentionCallback(Callback):
 
     @staticmethod
     def _key(trial: Any) -> Any:
-        number = trial.config.get(OPTUNA_NUMBER_KEY)
-        return ("optuna", number) if number is not None else ("ray", trial.trial_id)
+        return record_trial_key({"optuna_number": trial.config.get(OPTUNA_NUMBER_KEY), "trial_id": trial.trial_id})
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         self._last_result[trial.trial_id] = result
