@@ -137,7 +137,7 @@ def test_finalize_then_export_front_member_adapter_and_merged(sweep_dir: Path, t
     from analysis.exports import read_csv
 
     rows = read_csv(sweep_dir / "pareto" / "pareto.csv")  # --level checkpoint alone: at the top
-    assert rows and all(Path(r["checkpoint"]).is_dir() for r in rows if r["checkpoint"])
+    assert rows and all((sweep_dir / r["checkpoint"]).is_dir() for r in rows if r["checkpoint"])
     assert main(["finalize", str(sweep_dir), "--samples", "4", "--max-members", "1"]) == 0
     final = json.loads((sweep_dir / "final" / "s0_vs_s1.json").read_text())
 
