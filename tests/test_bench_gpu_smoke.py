@@ -9,16 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.bench_path import bench_on_path
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.integration
 def test_cpu_smoke_prints_every_row(tmp_path: Path) -> None:
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
+    with bench_on_path():
         import gpu_throughput as bench
-    finally:
-        sys.path.pop(0)
     out = tmp_path / "rows.json"
     proc = subprocess.run(
         [sys.executable, str(REPO / "bench" / "gpu_throughput.py"), "--cpu-smoke", "--budget-s", "900", "--json", str(out)],
@@ -78,11 +77,8 @@ def test_gpu_trial_cpu_smoke_runs_every_row(tmp_path: Path) -> None:
 
 
 def test_interval_train_seconds_splits_wall_time_between_evals() -> None:
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
+    with bench_on_path():
         import gpu_trial
-    finally:
-        sys.path.pop(0)
     reports = [{"setup_s": 2.0, "wall_s": 10.0, "eval_s": 1.0}, {"setup_s": 2.0, "wall_s": 15.0, "eval_s": 2.5},
                {"setup_s": 2.0, "wall_s": 19.0, "eval_s": 3.0}]
     assert gpu_trial.interval_train_seconds(reports) == [7.0, 3.5, 3.5]
@@ -92,15 +88,12 @@ def test_whole_step_graph_computes_the_trial_step(tmp_path: Path) -> None:
     """The graph probe's step function (run eagerly on CPU) gives the trial step code's loss and grad norm."""
     import torch
 
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
+    with bench_on_path():
         from gpu.configs import TINY
         from gpu.graph_step import GraphTrainer
         from gpu.model import build_model_dir, load_lora_model, step_batches, synthetic_examples
         from gpu.specs import Bench, TrainSpec
         from gpu.training import Trainer
-    finally:
-        sys.path.pop(0)
     torch.set_num_threads(1)
     bench = Bench(smoke=True, seq=32, budget_s=60, device="cpu", model_dir=tmp_path)
     build_model_dir(tmp_path, {**TINY, "num_hidden_layers": 1}, "cpu")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.bench_path import bench_on_path
 
 
 def _plain_trial(base: Any, seed: int, batch: dict[str, Any], lr: float) -> tuple[Any, float, float]:
@@ -34,11 +32,8 @@ def _plain_trial(base: Any, seed: int, batch: dict[str, Any], lr: float) -> tupl
 def test_fused_trials_match_separate_plain_trials(tiny_assets: Any) -> None:
     import torch
 
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
+    with bench_on_path():
         from gpu.fused_trials import FusedTrials
-    finally:
-        sys.path.pop(0)
     from trainable.data.batching import pad_to_shape
     from trainable.data.prompting import build_examples, collate
     from trainable.model.loading import load_base_model
