@@ -181,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                 "comet_model": "none", "objectives": ["chrf_pp", "term_acc"], "lr": 1e-4, "max_new_tokens": args.new_tokens, "early_stop_rule": "none",
                 "eval_samples": None, "max_seq_len": 128 if smoke else 256, "max_steps": steps, "eval_every": every,
                 "epochs": 100,
-                "spike_zscore_loss": None, "spike_zscore_grad": None}
+                "spike_zscore_loss": None, "spike_zscore_grad": None,
+                **({"batch_size": 4, "grad_accum": 2} if smoke else {})}  # smoke: a quarter of the tokens per step
         first = {"quantization": "bf16", **({"compile": "step-graph"} if smoke else {})}
         plan = [
             ("defaults bf16 (seed-equivalent)", first, dev_pairs),
