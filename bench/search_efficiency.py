@@ -44,10 +44,10 @@ sys.path.insert(0, str(REPO))
 from sweep.mo_asha import MOASHA, Decision  # noqa: E402
 from sweep.nondominated import hypervolume  # noqa: E402
 from sweep.study import CURVE_ATTR  # noqa: E402
-from trainable import synthetic, synthetic_interaction  # noqa: E402
 from trainable.base.finite import is_finite_number  # noqa: E402
 from trainable.base.jsonl import read_records  # noqa: E402
 from trainable.base.pareto import add_nondominated  # noqa: E402
+from trainable.testing import synthetic, synthetic_interaction  # noqa: E402
 
 OBJECTIVES = ("comet", "term_acc")
 REF = (-0.70, -0.18)
