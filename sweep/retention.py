@@ -9,7 +9,9 @@ scheduler state, trainable/training/checkpointing.py). Under ``retention: front`
   non-dominated set: the sweep's objectives and directions, feasible checkpoints only when the trial has
   any (trainable/constraints.py), else all of them. Every checkpoint on the sweep's checkpoint-level front
   is on its trial's set, and so is every trial-level front member's;
-- any other checkpoint is deleted (the whole folder) once a newer report of its trial dominates it.
+- any other checkpoint is deleted (the whole folder) once a newer report of its trial dominates it;
+- a repeat (a trial re-run under a new Ray id after kill -9 writes a second checkpoint for a step already
+  on file) is deleted once it is no longer the running trial's newest: analysis names the first one.
 
 Two guards: a checkpoint named in a live pin (sweep/checkpoint_pins.py: `mtsweep export` / `finalize`
 reading it) is never touched; and nothing that was the trial's newest checkpoint is changed before Ray
@@ -56,6 +58,9 @@ class Entry:
     released_at: Any = _NEEDED
     """The snapshot marker seen when this stopped being the trial's resume point (``_NEEDED`` until then)."""
     optim_dropped: bool = False
+    repeat: bool = False
+    """A second checkpoint of a step already on file (a trial re-run under a new Ray id after kill -9: the
+    recorder keeps the first report of each step, so analysis names the first checkpoint, never this one)."""
 
 
 @dataclass
@@ -65,10 +70,11 @@ class TrialCheckpoints:
 
 
 def own_front(entries: Sequence[Entry], modes: Sequence[str]) -> set[int]:
-    """Indices of the entries on the trial's own non-dominated set (feasible ones when there are any)."""
+    """Indices of the entries on the trial's own non-dominated set (feasible ones when there are any;
+    repeats never count)."""
     from trainable.base.pareto import dominates
 
-    scored = [i for i, e in enumerate(entries) if all(v is not None for v in e.values)]
+    scored = [i for i, e in enumerate(entries) if not e.repeat and all(v is not None for v in e.values)]
     feasible = [i for i in scored if entries[i].feasible]
     pool = feasible or scored
     return {i for i in pool if not any(dominates(entries[j].values, entries[i].values, modes)  # type: ignore[arg-type]
@@ -80,7 +86,9 @@ def plan(trial: TrialCheckpoints, modes: Sequence[str]) -> tuple[list[int], list
     if not trial.entries:
         return [], []
     newest = len(trial.entries) - 1
-    keep = own_front(trial.entries, modes) | {newest}
+    keep = own_front(trial.entries, modes)
+    if not (trial.finished and trial.entries[newest].repeat):  # a running trial resumes from its newest
+        keep.add(newest)
     drop = [i for i in range(len(trial.entries)) if i not in keep]
     strip = [i for i in keep if i != newest or trial.finished]
     return drop, sorted(strip)
@@ -167,7 +175,9 @@ class Retention:
         if any(e.path == str(path) for e in trial.entries):
             return
         self._release(trial, snapshot_marker(self.results_dir))
-        trial.entries.append(self._entry(path, metrics))
+        entry = self._entry(path, metrics)
+        entry.repeat = entry.step is not None and any(e.step == entry.step and not e.repeat for e in trial.entries)
+        trial.entries.append(entry)
         self._dirty.add(trial_key)
 
     def finish(self, trial_key: Any) -> None:

@@ -73,8 +73,7 @@ def test_resumed_retained_folder_keeps_each_trials_front_and_newest(sweep_dir: P
                                  results.objectives, results.modes).front
         expected |= {p.checkpoint for p in front} | {recorded[-1]}
     on_disk = {str(p.resolve()) for p in sweep_dir.glob("ray/*/checkpoint_*")}
-    recorded_all = {r["checkpoint"] for r in read_records(sweep_dir / "reports.jsonl") if r["checkpoint"]}
-    assert on_disk & recorded_all == expected
+    assert on_disk == expected  # a resumed trial's repeat of a step on file (a second checkpoint) is gone too
     removed = read_records(sweep_dir / "retention.jsonl")
     assert any(r["removed"] == "checkpoint" for r in removed)
     assert {r["checkpoint"] for r in removed if r["removed"] == "checkpoint"}.isdisjoint(on_disk)

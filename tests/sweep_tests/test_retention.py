@@ -37,8 +37,8 @@ def test_plan_keeps_newest_whole_and_front_adapters() -> None:
     assert plan(trial, MODES) == ([0], [1, 2])  # a finished trial never resumes
 
 
-def _checkpoint(root: Path, name: str) -> str:
-    folder = root / "ray" / "trial_a" / name
+def _checkpoint(root: Path, name: str, trial_dir: str = "trial_a") -> str:
+    folder = root / "ray" / trial_dir / name
     (folder / "adapter").mkdir(parents=True)
     (folder / "adapter" / "adapter_model.safetensors").write_bytes(b"a" * 1000)
     (folder / OPTIM_FILE).write_bytes(b"o" * 2000)
@@ -142,3 +142,34 @@ def test_a_resumed_driver_keeps_every_possible_resume_point_until_the_trial_repo
     _snapshot(root, 3)
     assert sorted(Path(r["checkpoint"]).name for r in ret.apply()) == [Path(p).name for p in paths]
     assert [Path(p).exists() for p in paths] == [False, False, False] and Path(new, OPTIM_FILE).exists()
+
+
+def test_a_trial_rerun_under_a_new_ray_id_loses_only_its_repeated_checkpoints(tmp_path: Path) -> None:
+    """kill -9, resume, and Ray re-runs a trial lost with the snapshot under a new Ray id: its checkpoints
+    for steps already on file repeat reports the recorder keeps once (the first), so analysis names the
+    first checkpoints. The repeats go once they are not the running trial's newest; the first ones follow
+    the usual rule (here: all on the trial's own front, so their adapters stay)."""
+    root = tmp_path
+    values = {5: (0.1, 0.5), 10: (0.3, 0.2), 15: (0.2, 0.3)}  # mutually non-dominated
+    first = {}
+    with (root / "reports.jsonl").open("w") as fh:
+        for step in (5, 10):
+            first[step] = _checkpoint(root, f"checkpoint_{step:06d}")
+            metrics = {"step": step, "comet": values[step][0], "term_acc": values[step][1]}
+            fh.write(json.dumps({"optuna_number": 7, "trial_id": "a", "metrics": metrics, "checkpoint": first[step]}) + "\n")
+    _snapshot(root, 1)
+    ret = Retention(root, ["comet", "term_acc"], MODES)
+    rerun = {}
+    for step in (5, 10, 15):  # the new Ray trial (another folder) reports the same curve again
+        rerun[step] = _checkpoint(root, f"checkpoint_{step:06d}", trial_dir="trial_b")
+        ret.add(("optuna", 7), rerun[step], {"step": step, "comet": values[step][0], "term_acc": values[step][1]})
+    _snapshot(root, 2)
+    done = {(Path(r["checkpoint"]).parent.name, Path(r["checkpoint"]).name, r["removed"]) for r in ret.apply()}
+    assert done == {("trial_b", "checkpoint_000005", "checkpoint"), ("trial_b", "checkpoint_000010", "checkpoint"),
+                    ("trial_a", "checkpoint_000005", "optimizer_state"),
+                    ("trial_a", "checkpoint_000010", "optimizer_state")}
+    assert all((Path(p) / "adapter").is_dir() for p in first.values())  # what reports.jsonl names stays
+    assert (Path(rerun[15]) / OPTIM_FILE).exists()  # the running trial's newest stays whole
+    ret.finish(("optuna", 7))
+    _snapshot(root, 3)
+    assert [r["removed"] for r in ret.apply()] == ["optimizer_state"] and (Path(rerun[15]) / "adapter").is_dir()
