@@ -10,8 +10,10 @@ scheduler state, trainable/training/checkpointing.py). Under ``retention: front`
   any (trainable/constraints.py), else all of them. Every checkpoint on the sweep's checkpoint-level front
   is on its trial's set, and so is every trial-level front member's;
 - any other checkpoint is deleted (the whole folder) once a newer report of its trial dominates it;
-- a repeat (a trial re-run under a new Ray id after kill -9 writes a second checkpoint for a step already
-  on file) is deleted once it is no longer the running trial's newest: analysis names the first one.
+- a repeat (a trial re-run under a new Ray id after kill -9 writes a second checkpoint for a report already
+  on file: same step, both final or both not, the recorder's report key) is deleted once it is no longer
+  the running trial's newest: analysis names the first one. A final report at the step of its trial's
+  last eval (an early-stopped trial's restored front weights) is no repeat: analysis names its checkpoint.
 
 Two guards: a checkpoint named in a live pin (sweep/checkpoint_pins.py: `mtsweep export` / `finalize`
 reading it) is never touched; and nothing that was the trial's newest checkpoint is changed before Ray
@@ -55,12 +57,14 @@ class Entry:
     step: int | None
     values: tuple[float | None, ...]
     feasible: bool
+    final: bool = False
+    """From the trial's final report (``is_final``)."""
     released_at: Any = _NEEDED
     """The snapshot marker seen when this stopped being the trial's resume point (``_NEEDED`` until then)."""
     optim_dropped: bool = False
     repeat: bool = False
     """A second checkpoint of a step already on file (a trial re-run under a new Ray id after kill -9: the
-    recorder keeps the first report of each step, so analysis names the first checkpoint, never this one)."""
+    recorder keeps the first report of each (step, final) key, so analysis names the first checkpoint)."""
 
 
 @dataclass
@@ -141,7 +145,8 @@ class Retention:
         values = tuple(finite_or_none(metrics.get(o)) for o in self.objectives)
         step = metrics.get("step")
         return Entry(str(path), int(step) if isinstance(step, int | float) else None, values,
-                     not failed(self.constraints, metrics) if self.constraints else True)
+                     not failed(self.constraints, metrics) if self.constraints else True,
+                     final=bool(metrics.get("is_final")))
 
     def _load(self) -> dict[Any, TrialCheckpoints]:
         if self.trials is not None:
@@ -176,7 +181,8 @@ class Retention:
             return
         self._release(trial, snapshot_marker(self.results_dir))
         entry = self._entry(path, metrics)
-        entry.repeat = entry.step is not None and any(e.step == entry.step and not e.repeat for e in trial.entries)
+        entry.repeat = entry.step is not None and any(e.step == entry.step and e.final == entry.final and not e.repeat
+                                                      for e in trial.entries)
         trial.entries.append(entry)
         self._dirty.add(trial_key)
 

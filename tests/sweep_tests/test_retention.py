@@ -173,3 +173,25 @@ def test_a_trial_rerun_under_a_new_ray_id_loses_only_its_repeated_checkpoints(tm
     ret.finish(("optuna", 7))
     _snapshot(root, 3)
     assert [r["removed"] for r in ret.apply()] == ["optimizer_state"] and (Path(rerun[15]) / "adapter").is_dir()
+
+
+def test_an_early_stopped_trials_final_checkpoint_is_not_a_repeat(tmp_path: Path) -> None:
+    """An early-stopped trial reports its stopping eval (step 20, with a checkpoint), then its final report
+    at the same step with a checkpoint of the restored front weights (``final_from_step`` 10). The recorder
+    writes both (the final flag is part of its report key) and analysis names the final one as the trial's
+    checkpoint: retention must keep it, not take it for a re-run's repeat."""
+    root = tmp_path
+    ret = Retention(root, ["comet", "term_acc"], MODES)
+    key = ("optuna", 3)
+    c10, c20, final = (_checkpoint(root, name) for name in ("checkpoint_000000", "checkpoint_000001",
+                                                           "checkpoint_000002"))
+    ret.add(key, c10, {"step": 10, "comet": 0.5, "term_acc": 0.5, "is_final": False})
+    ret.add(key, c20, {"step": 20, "comet": 0.4, "term_acc": 0.4, "is_final": False})  # no better: stop
+    ret.add(key, final, {"step": 20, "comet": 0.5, "term_acc": 0.5, "is_final": True, "final_from_step": 10})
+    ret.finish(key)
+    _snapshot(root, 1)
+    ret.apply()
+    _snapshot(root, 2)
+    ret.apply()
+    assert (Path(final) / "adapter").is_dir()  # the trial's final checkpoint (what export --trial ships)
+    assert not Path(c20).exists()  # dominated by step 10
