@@ -21,7 +21,7 @@ from trainable.base.finite import finite_or_none, is_finite_number
 from trainable.base.jsonl import read_jsonl
 from trainable.base.metric_names import DEFAULT_OBJECTIVES, TABLE_METRICS, objective_modes
 from trainable.base.pareto import Mode
-from trainable.base.report_keys import REPEATS_STEP
+from trainable.base.report_keys import REPEATS_STEP, record_trial_key
 from trainable.base.yaml_config import load_yaml
 
 EXTRA_METRICS: tuple[str, ...] = TABLE_METRICS
@@ -132,15 +132,17 @@ def load_sweep(root: str | Path, objectives: Sequence[str] | None = None, *, whe
         if reports and o not in seen_keys:
             raise InputError(where, f"objective '{o}' is in no report of {root / 'reports.jsonl'}")
     constraints = read_constraints(config, root)
-    trial_records: dict[str, dict[str, Any]] = {}
+    # One trial per Optuna number (a trial re-run under a new Ray id after kill -9 keeps it), else per Ray id.
+    trial_records: dict[Any, dict[str, Any]] = {}
     for rec in trials_read.records:
-        trial_records[str(rec.get("trial_id"))] = rec
-    by_trial: dict[str, list[dict[str, Any]]] = {}
+        trial_records[record_trial_key(rec)] = rec
+    by_trial: dict[Any, list[dict[str, Any]]] = {}
     for r in reports:
-        by_trial.setdefault(str(r.get("trial_id")), []).append(r)
+        by_trial.setdefault(record_trial_key(r), []).append(r)
     checkpoint_points = _judged(_checkpoint_points(reports, by_trial, trial_records, objectives), constraints)
     order = list(trial_records) + [t for t in by_trial if t not in trial_records]
-    trial_points = _judged([_trial_point(t, by_trial.get(t, []), trial_records.get(t), objectives) for t in order],
+    trial_points = _judged([_trial_point(_ray_id(by_trial.get(t, []), trial_records.get(t)), by_trial.get(t, []),
+                                         trial_records.get(t), objectives) for t in order],
                            constraints)
     return SweepResults(
         root=root,
@@ -183,6 +185,11 @@ def _judged(points: list[Point], constraints: dict[str, Any]) -> list[Point]:
 
     return [dataclasses.replace(p, failed_constraints=tuple(failed(constraints, p.metrics))) if _good(p.values) else p
             for p in points]
+
+
+def _ray_id(reports: list[dict[str, Any]], record: dict[str, Any] | None) -> str:
+    """The trial's Ray id as shown: its trials.jsonl record's, else its newest report's."""
+    return str((record or reports[-1]).get("trial_id"))
 
 
 def _state(record: dict[str, Any] | None) -> str:
@@ -257,8 +264,8 @@ def _trial_point(
 
 
 def _checkpoint_points(
-    reports: list[dict[str, Any]], by_trial: dict[str, list[dict[str, Any]]],
-    trial_records: dict[str, dict[str, Any]], objectives: Sequence[str],
+    reports: list[dict[str, Any]], by_trial: dict[Any, list[dict[str, Any]]],
+    trial_records: dict[Any, dict[str, Any]], objectives: Sequence[str],
 ) -> list[Point]:
     """One point per eval (:func:`_evals`), in the order the sweep first wrote each.
 
@@ -267,8 +274,9 @@ def _checkpoint_points(
     """
     order = {id(r): i for i, r in enumerate(reports)}
     points: list[tuple[int, Point]] = []
-    for tid, trial_reports in by_trial.items():
-        record = trial_records.get(tid)
+    for key, trial_reports in by_trial.items():
+        record = trial_records.get(key)
+        tid = _ray_id(trial_reports, record)
         for e in _evals(trial_reports):
             m, first = e["metrics"], e["first"]
             point = Point(tid, _step(m), _values(m, objectives), m, _params([first], record), e["checkpoint"],

@@ -31,7 +31,7 @@ from typing import Any
 from ray.tune.callback import Callback
 from ray.tune.search.optuna import OptunaSearch
 
-from sweep.results_dir import REPORTS_JSONL, TRIALS_JSONL, record_trial_key
+from sweep.results_dir import REPORTS_JSONL, TRIALS_JSONL
 from sweep.study import (
     CONSTRAINTS_ATTR_PREFIX,
     CURVE_ATTR,
@@ -43,6 +43,7 @@ from sweep.study import (
 from trainable.base.constraints import active, failed, violations
 from trainable.base.finite import is_finite_number, is_nonfinite, nonfinite_to_none
 from trainable.base.jsonl import append_jsonl, json_safe, read_records
+from trainable.base.report_keys import record_trial_key
 
 logger = logging.getLogger(__name__)
 

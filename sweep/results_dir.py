@@ -7,7 +7,7 @@ first, before Ray starts, so a folder always says what it holds.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sweep.config import SweepConfig
@@ -25,13 +25,6 @@ RETENTION_JSONL = "retention.jsonl"
 """Checkpoints (or their optimizer state) deleted by the retention policy (sweep/retention.py)."""
 PINS_DIR = "pins"
 """Live pins of checkpoints that a command is reading (sweep/checkpoint_pins.py)."""
-
-
-def record_trial_key(record: dict[str, Any]) -> tuple[str, Any]:
-    """What identifies a trial in the results files (reports.jsonl, trials.jsonl, retention.jsonl): its
-    Optuna number, else its Ray id (Ray ids change when a trial a killed driver asked is re-run after resume)."""
-    number = record.get("optuna_number")
-    return ("optuna", number) if number is not None else ("ray", record.get("trial_id"))
 
 
 def create_results_dir(requested: str | Path) -> tuple[Path, str | None]:

@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from sweep.checkpoint_pins import pinned_paths
-from sweep.results_dir import RAY_DIR, REPORTS_JSONL, RETENTION_JSONL, TRIALS_JSONL, record_trial_key
+from sweep.results_dir import RAY_DIR, REPORTS_JSONL, RETENTION_JSONL, TRIALS_JSONL
 from trainable.base.finite import finite_or_none
 from trainable.base.jsonl import append_jsonl, read_records
+from trainable.base.report_keys import record_trial_key
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from typing import Any
 
 from ray.tune.callback import Callback
 
-from sweep.results_dir import record_trial_key
 from sweep.retention import Retention
 from sweep.study import OPTUNA_NUMBER_KEY
+from trainable.base.report_keys import record_trial_key
 
 logger = logging.getLogger(__name__)
 

@@ -100,3 +100,21 @@ def test_analysis_never_imports_torch_or_ray() -> None:
             "if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_trial_rerun_under_a_new_ray_id_is_one_trial(tmp_path: Path) -> None:
+    """After kill -9 + resume, Ray may re-run a trial the dead driver had started under a new Ray id; it keeps
+    its Optuna number (docs/architecture.md), so its reports under both ids are one trial, finished."""
+    root = write_results_dir(tmp_path / "s", n_trials=2, running=0)
+    path = root / "reports.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for r in records:  # the dead driver's run of trial 1 reported steps 100 and 200 under another id
+        if r["optuna_number"] == 1 and r["metrics"]["step"] <= 200:
+            r["trial_id"] = "trial_dead"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    res = load_sweep(root)
+    assert res.running_trials == []
+    assert [(p.trial_id, p.optuna_number, p.state) for p in res.trial_points] == [
+        ("trial_000", 0, "COMPLETE"), ("trial_001", 1, "COMPLETE")]
+    assert [p.step for p in res.checkpoint_points if p.optuna_number == 1] == [100, 200, 300, 400]
+    assert {p.trial_id for p in res.checkpoint_points if p.optuna_number == 1} == {"trial_001"}

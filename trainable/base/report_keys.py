@@ -6,6 +6,8 @@ through a ``trainable.training.reporting.Reporter``; the sweep, the W&B logger a
 
 from __future__ import annotations
 
+from typing import Any
+
 # Keys every eval report carries (values may be None where not applicable, never NaN).
 STEP = "step"
 REQUIRED_KEYS: tuple[str, ...] = (
@@ -48,3 +50,11 @@ STOP_CAUSES: tuple[str, ...] = (
 )
 DIVERGENCE_CAUSES: tuple[str, ...] = ("nonfinite_loss", "nonfinite_grad", "loss_spike", "grad_spike",
                                       "nonfinite_metric")
+
+
+def record_trial_key(record: dict[str, Any]) -> tuple[str, Any]:
+    """What identifies a trial in the results files (reports.jsonl, trials.jsonl, retention.jsonl; writers
+    and readers alike): its Optuna number, else its Ray id (Ray ids change when a trial a killed driver
+    asked is re-run after resume)."""
+    number = record.get("optuna_number")
+    return ("optuna", number) if number is not None else ("ray", record.get("trial_id"))
