@@ -7,7 +7,7 @@ scheduler state, trainable/training/checkpointing.py). Under ``retention: front`
   optimizer and scheduler state);
 - a checkpoint stays (adapter and trainer state, optimizer state dropped) while it is on its trial's own
   non-dominated set: the sweep's objectives and directions, feasible checkpoints only when the trial has
-  any (trainable/constraints.py), else all of them. Every checkpoint on the sweep's checkpoint-level front
+  any (trainable/base/constraints.py), else all of them. Every checkpoint on the sweep's checkpoint-level front
   is on its trial's set, and so is every trial-level front member's;
 - any other checkpoint is deleted (the whole folder) once a newer report of its trial dominates it;
 - a repeat (a trial re-run under a new Ray id after kill -9 writes a second checkpoint for a report already

@@ -36,7 +36,7 @@ presets:
   - {name: diverges_first, lr: 5.0e-4, lora_r: 16, lora_alpha: 32, masking: full, quantization: nf4}
 """
 """Effective lr 4e-4 diverges after the first eval (its final report repeats that eval); 1e-3 diverges
-before any eval (``no_good_eval``): trainable/synthetic.py's divergence rule."""
+before any eval (``no_good_eval``): trainable/testing/synthetic.py's divergence rule."""
 
 
 @pytest.fixture(scope="session")
