@@ -61,6 +61,9 @@ def test_resumed_retained_folder_keeps_each_trials_front_and_newest(sweep_dir: P
 
     trials = read_records(sweep_dir / "trials.jsonl")
     assert sorted(t["state"] for t in trials) == ["COMPLETE", "COMPLETE"] and all(t["steps"] == 16 for t in trials)
+    for r in read_records(sweep_dir / "reports.jsonl"):  # the report contract holds through the real sweep
+        for key in ("step", "loss", "grad_norm", "lr", "bleu_char", "chrf_pp", "len_ratio", "comet", "term_acc"):
+            assert key in r["metrics"], key
     results = load_sweep(sweep_dir)
     expected: set[str] = set()
     for number in (0, 1):  # the rule, computed independently from the reports
