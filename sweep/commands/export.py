@@ -43,11 +43,13 @@ MERGE_DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
 
 def check_flags(args: argparse.Namespace) -> None:
     """Everything that needs no file read: one-line errors naming the flag."""
+    from sweep.preflight import check_out_dir
     from trainable.base.errors import InputError
 
     out = Path(args.out)
     if out.exists() or out.is_symlink():
         raise InputError(str(out), "exists: mtsweep export never overwrites (choose another OUT)")
+    check_out_dir(out, "OUT")  # its folder can be created (a file on the way, no write access: said now)
     if not Path(args.results_dir).is_dir():
         raise InputError(str(args.results_dir), "no such sweep results folder")
     for flag, value, least in (("--trial", args.trial, 0), ("--step", args.step, 0), ("--front-member", args.front_member, 1)):
