@@ -41,7 +41,7 @@ class Point:
     optuna_number: int | None = None
     """The Optuna trial number, when known."""
     stop_cause: str | None = None
-    """Why the trial stopped (trainable.training.reporting.STOP_CAUSES), None while running."""
+    """Why the trial stopped (trainable.base.report_keys.STOP_CAUSES), None while running."""
     failed_constraints: tuple[str, ...] = ()
     """The sweep's feasibility constraints this result fails (e.g. ``len_ratio 2.4 > 1.5``); empty = feasible."""
 
