@@ -20,7 +20,8 @@ reading it) is never touched; and nothing that was the trial's newest checkpoint
 has written an experiment snapshot newer than the checkpoint that replaced it (after a kill -9 Ray
 restores each trial from its snapshot's latest checkpoint, which may be older than the newest on disk).
 
-Each deletion is appended to ``<results>/retention.jsonl`` ({"checkpoint", "optuna_number", "step",
+Only checkpoints under the results folder are ever touched (the recorded paths are absolute: in a folder
+copied elsewhere and resumed there, they name the original's). Each deletion is appended to ``<results>/retention.jsonl`` ({"checkpoint", "optuna_number", "step",
 "removed": "checkpoint"|"optimizer_state", "bytes", "time"}); the analysis lists a removed checkpoint as
 unavailable. ``retention: all`` keeps every checkpoint whole (no deletions). Pure bookkeeping here; the
 Ray callback that feeds it is sweep/retention_callback.py.
@@ -247,6 +248,9 @@ class Retention:
     def _remove(self, key: Any, entry: Entry, what: str) -> dict[str, Any] | None:
         path = Path(entry.path)
         target = path if what == "checkpoint" else path / OPTIM_FILE
+        if not path.resolve().is_relative_to(self.results_dir.resolve()):  # a copied folder names the original's
+            logger.warning("retention: %s is outside %s: left alone", path, self.results_dir)
+            return None
         try:
             if what == "checkpoint":
                 size = folder_bytes(path)

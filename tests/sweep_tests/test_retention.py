@@ -195,3 +195,23 @@ def test_an_early_stopped_trials_final_checkpoint_is_not_a_repeat(tmp_path: Path
     ret.apply()
     assert (Path(final) / "adapter").is_dir()  # the trial's final checkpoint (what export --trial ships)
     assert not Path(c20).exists()  # dominated by step 10
+
+
+def test_retention_never_deletes_outside_its_results_folder(tmp_path: Path) -> None:
+    """reports.jsonl records absolute paths: in a results folder copied elsewhere and resumed there, they
+    name the ORIGINAL folder's checkpoints. Retention touches only checkpoints under its own folder."""
+    original, copy = tmp_path / "original", tmp_path / "copy"
+    paths = [_checkpoint(original, f"checkpoint_00000{i}") for i in range(2)]
+    (copy / "ray").mkdir(parents=True)
+    with (copy / "reports.jsonl").open("w") as fh:
+        for step, (path, value) in enumerate(zip(paths, (0.1, 0.9), strict=True), start=1):
+            metrics = {"step": step * 10, "comet": value, "term_acc": value}
+            fh.write(json.dumps({"optuna_number": 0, "trial_id": "a", "metrics": metrics, "checkpoint": path}) + "\n")
+    (copy / "trials.jsonl").write_text(json.dumps({"optuna_number": 0, "trial_id": "a", "state": "COMPLETE"}) + "\n")
+    _snapshot(copy, 1)
+    ret = Retention(copy, ["comet", "term_acc"], MODES)
+    ret.apply()
+    _snapshot(copy, 2)
+    assert ret.apply() == []
+    assert all((Path(p) / OPTIM_FILE).exists() for p in paths)  # the original sweep is untouched
+    assert not (copy / "retention.jsonl").exists()
