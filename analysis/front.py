@@ -17,6 +17,9 @@ from typing import Any
 from trainable.base.finite import is_finite_number
 from trainable.base.pareto import Mode, nondominated_ranks
 
+FRONT_LEVELS: tuple[str, ...] = ("trial", "checkpoint")
+"""What a front ranks: each trial's final result, or every eval (checkpoint). The one list (CLI flags too)."""
+
 
 @dataclass(frozen=True)
 class Point:

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analysis.exports import summary_dict, write_exports, write_hypervolume_csv
-from analysis.front import ParetoFront, pareto_front
+from analysis.front import FRONT_LEVELS, ParetoFront, pareto_front
 from analysis.hypervolume import HypervolumeReport, hypervolume_report
 from analysis.loading import SweepResults
 
-LEVELS = ("trial", "checkpoint", "both")
+LEVELS: tuple[str, ...] = (*FRONT_LEVELS, "both")
+"""``mtsweep pareto --level``: one front level, or both."""
 
 
 @dataclass

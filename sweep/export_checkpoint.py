@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analysis.front import FRONT_LEVELS
 from trainable.base.errors import InputError
-
-LEVELS: tuple[str, ...] = ("trial", "checkpoint")
-"""Front levels ``--front-member`` counts on (as ``mtsweep pareto``: each trial's final result, or every eval)."""
 
 
 @dataclass
@@ -44,8 +42,8 @@ def select_checkpoint(results_dir: Path, *, trial: int | None, step: int | None,
         raise InputError("--step", "only goes with --trial N")
     if (trial is None) == (front_member is None):
         raise InputError("--trial", "give exactly one of --trial N or --front-member K")
-    if level not in LEVELS:
-        raise InputError("--level", f"must be one of {', '.join(LEVELS)}, got {level!r}")
+    if level not in FRONT_LEVELS:
+        raise InputError("--level", f"must be one of {', '.join(FRONT_LEVELS)}, got {level!r}")
     if not (results_dir / "sweep.yaml").is_file():
         raise InputError(str(results_dir), "not a sweep results folder (no sweep.yaml)")
     results = load_sweep(results_dir)

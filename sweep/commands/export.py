@@ -21,13 +21,15 @@ HELP = "export one checkpoint (a trial's, or a Pareto front member's) as a PEFT 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from analysis.front import FRONT_LEVELS
+
     parser.add_argument("results_dir", metavar="RESULTS", type=Path, help="sweep results folder")
     parser.add_argument("out", metavar="OUT", type=Path, help="folder to create (never overwritten)")
     parser.add_argument("--trial", type=int, metavar="N", help="Optuna trial number (`mtsweep status` column #)")
     parser.add_argument("--step", type=int, metavar="S", help="the trial's checkpoint at step S (default: its final one)")
     parser.add_argument("--front-member", type=int, metavar="K",
                         help="row K (1 = best in the first objective) of the front table of `mtsweep pareto`")
-    parser.add_argument("--level", choices=("trial", "checkpoint"), default="trial",
+    parser.add_argument("--level", choices=FRONT_LEVELS, default="trial",
                         help="front that --front-member counts on: trials' final results (default) or every eval")
     parser.add_argument("--merge", action="store_true",
                         help="write the merged full model (base + adapter, in the base's dtype) instead of the adapter")

@@ -13,10 +13,12 @@ HELP = "evaluate the Pareto front's checkpoints on the test set: the S0 vs S1 ta
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from analysis.front import FRONT_LEVELS
+
     parser.add_argument("dir", type=Path, help="sweep results folder")
     parser.add_argument("--split", choices=("dev", "test"), default="test", help="evaluation split (default test)")
     parser.add_argument("--objectives", default=None, help="front objectives (default: the sweep's own)")
-    parser.add_argument("--level", choices=("trial", "checkpoint"), default="trial",
+    parser.add_argument("--level", choices=FRONT_LEVELS, default="trial",
                         help="front of trials' final results (default) or of every checkpoint")
     parser.add_argument("--samples", type=int, default=None, help="evaluate a fixed seeded subset of N pairs")
     parser.add_argument("--max-members", type=int, default=8, help="evaluate at most N front members (default 8)")

@@ -9,12 +9,14 @@ HELP = "Pareto front of a finished or running sweep: tables (CSV/MD/TeX/JSON), p
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from analysis.pareto_outputs import LEVELS
+
     parser.add_argument("dir", type=Path, help="sweep results directory (the sweep's out dir)")
     parser.add_argument("--out", type=Path, default=None,
                         help="output directory (default DIR/pareto; an existing one gets a -2, -3, ... suffix)")
     parser.add_argument("--objectives", default=None,
                         help="2 or 3 comma-separated objectives (default: the sweep's own, e.g. comet,term_acc)")
-    parser.add_argument("--level", choices=("trial", "checkpoint", "both"), default="both",
+    parser.add_argument("--level", choices=LEVELS, default="both",
                         help="trial: each trial's final result; checkpoint: every eval point (default both)")
     parser.add_argument("--no-plots", action="store_true", help="tables only (no matplotlib/plotly)")
 
