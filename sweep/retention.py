@@ -42,11 +42,12 @@ from sweep.results_dir import RAY_DIR, REPORTS_JSONL, RETENTION_JSONL, TRIALS_JS
 from trainable.base.finite import finite_or_none
 from trainable.base.jsonl import append_jsonl, read_records
 from trainable.base.report_keys import record_trial_key
+from trainable.training.checkpointing import OPTIM_PT
 
 logger = logging.getLogger(__name__)
 
-OPTIM_FILE = "optim_state.pt"
-"""The optimizer + scheduler state file of a checkpoint (trainable.training.checkpointing.OPTIM_PT)."""
+OPTIM_FILE = OPTIM_PT
+"""The optimizer + scheduler state file of a checkpoint."""
 _NEEDED = object()
 """Marker: the checkpoint may still be what a restored trial resumes from."""
 
