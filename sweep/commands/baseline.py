@@ -56,7 +56,7 @@ def evaluate(cfg: Any, params: dict[str, Any], checkpoint: str | None, split: st
     trial config + the trial's ``params``). The SYNTHETIC trainable has no model: its made-up curve at
     ``step`` (0 for S0) stands in, so the whole analysis path runs in tests.
     """
-    from sweep.config import base_trial_config
+    from sweep.config import DEFAULT_TRAINABLE, base_trial_config
     from trainable.base.errors import InputError
 
     base = {**base_trial_config(cfg), **params}
@@ -67,7 +67,7 @@ def evaluate(cfg: Any, params: dict[str, Any], checkpoint: str | None, split: st
         return {**{k: m.get(k) for k in ("comet", "term_acc", "bleu_char", "chrf_pp", "len_ratio", "trunc_rate",
                                          "runon_rate")},
                 "split": split, "model": "synthetic (no model)", "adapter": checkpoint}
-    if cfg.trainable != "trainable.trial:tune_trainable":
+    if cfg.trainable != DEFAULT_TRAINABLE:
         raise InputError("trainable", f"evaluation needs the default QLoRA trainable, this sweep uses {cfg.trainable!r}")
     from trainable.config import TrialConfig
     from trainable.eval.evaluate import evaluate_adapter

@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from sweep.checkpoint_pins import pin_checkpoints
+    from sweep.config import DEFAULT_TRAINABLE
     from sweep.export_checkpoint import provenance, select_checkpoint
     from sweep.hub_push import HubPushError, push_folder
     from sweep.model_card import render_card
@@ -88,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out).resolve()
     selected = select_checkpoint(results_dir, trial=args.trial, step=args.step, front_member=args.front_member,
                                  level=args.level)
-    trainable = str(selected.results.config.get("trainable") or "trainable.trial:tune_trainable")
-    if trainable != "trainable.trial:tune_trainable":
+    trainable = str(selected.results.config.get("trainable") or DEFAULT_TRAINABLE)
+    if trainable != DEFAULT_TRAINABLE:
         raise InputError("trainable", f"this sweep ran {trainable!r}: only the QLoRA trainable's checkpoints hold "
                                       "an adapter to export")
     with pin_checkpoints(results_dir, [selected.checkpoint]):
