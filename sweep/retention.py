@@ -9,6 +9,8 @@ scheduler state, trainable/training/checkpointing.py). Under ``retention: front`
   non-dominated set: the sweep's objectives and directions, feasible checkpoints only when the trial has
   any (trainable/base/constraints.py), else all of them. Every checkpoint on the sweep's checkpoint-level front
   is on its trial's set, and so is every trial-level front member's;
+- a checkpoint of the trial's final report stays (adapter and trainer state): analysis names it as the
+  trial's, even when an earlier eval dominates it (a final full-dev eval is on other data than the subset);
 - any other checkpoint is deleted (the whole folder) once a newer report of its trial dominates it;
 - a repeat (a trial re-run under a new Ray id after kill -9 writes a second checkpoint for a report already
   on file: same step, both final or both not, the recorder's report key) is deleted once it is no longer
@@ -94,6 +96,7 @@ def plan(trial: TrialCheckpoints, modes: Sequence[str]) -> tuple[list[int], list
         return [], []
     newest = len(trial.entries) - 1
     keep = own_front(trial.entries, modes)
+    keep |= {i for i, e in enumerate(trial.entries) if e.final and not e.repeat}  # the trial point's checkpoint
     if not (trial.finished and trial.entries[newest].repeat):  # a running trial resumes from its newest
         keep.add(newest)
     drop = [i for i in range(len(trial.entries)) if i not in keep]

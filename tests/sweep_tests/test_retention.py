@@ -215,3 +215,25 @@ def test_retention_never_deletes_outside_its_results_folder(tmp_path: Path) -> N
     assert ret.apply() == []
     assert all((Path(p) / OPTIM_FILE).exists() for p in paths)  # the original sweep is untouched
     assert not (copy / "retention.jsonl").exists()
+
+
+def test_a_trials_final_checkpoint_stays_when_a_rerun_repeats_it(tmp_path: Path) -> None:
+    """kill -9 right after a trial's final report was written (before its trials.jsonl line): on resume the
+    trial is re-run and reports its final step again (a repeat, not recorded). Analysis names the FIRST
+    final checkpoint as the trial's: it stays even when an earlier eval dominates it (a final full-dev
+    eval is on other data than the subset evals)."""
+    root = tmp_path
+    c10, final = _checkpoint(root, "checkpoint_000000"), _checkpoint(root, "checkpoint_000001")
+    with (root / "reports.jsonl").open("w") as fh:
+        for path, metrics in ((c10, {"step": 10, "comet": 0.5, "term_acc": 0.5}),
+                              (final, {"step": 20, "comet": 0.4, "term_acc": 0.4, "is_final": True})):
+            fh.write(json.dumps({"optuna_number": 1, "trial_id": "a", "metrics": metrics, "checkpoint": path}) + "\n")
+    _snapshot(root, 1)
+    ret = Retention(root, ["comet", "term_acc"], MODES)
+    again = _checkpoint(root, "checkpoint_000001", trial_dir="trial_b")
+    ret.add(("optuna", 1), again, {"step": 20, "comet": 0.4, "term_acc": 0.4, "is_final": True})
+    ret.finish(("optuna", 1))
+    _snapshot(root, 2)
+    ret.apply()
+    assert (Path(final) / "adapter").is_dir()  # the trial point's checkpoint
+    assert not Path(again).exists()  # the repeat goes
