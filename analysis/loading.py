@@ -207,15 +207,17 @@ def _params(reports: list[dict[str, Any]], record: dict[str, Any] | None) -> dic
 
 
 def local_checkpoint(path: str | None, root: Path) -> str | None:
-    """The checkpoint folder as seen from here: the recorded path, or, in a results folder copied from
-    elsewhere (the recorded path is not here), the same ``ray/...`` path under ``root``."""
-    if not path or Path(path).exists():
+    """The checkpoint folder as seen from here: the recorded ``ray/...`` path under ``root`` when it is
+    there (a results folder copied elsewhere reads its own checkpoints, never the original's, even while the
+    original still exists), else the recorded path."""
+    if not path:
         return path
     parts = Path(path).parts
-    if "ray" not in parts[:-1]:
-        return path
-    here = Path(root).resolve().joinpath(*parts[len(parts) - 1 - parts[::-1].index("ray"):])
-    return str(here) if here.exists() else path
+    if "ray" in parts[:-1]:
+        here = Path(root).resolve().joinpath(*parts[len(parts) - 1 - parts[::-1].index("ray"):])
+        if here.exists():
+            return str(here)
+    return path
 
 
 def _evals(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:

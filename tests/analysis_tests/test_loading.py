@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -118,3 +119,18 @@ def test_a_trial_rerun_under_a_new_ray_id_is_one_trial(tmp_path: Path) -> None:
         ("trial_000", 0, "COMPLETE"), ("trial_001", 1, "COMPLETE")]
     assert [p.step for p in res.checkpoint_points if p.optuna_number == 1] == [100, 200, 300, 400]
     assert {p.trial_id for p in res.checkpoint_points if p.optuna_number == 1} == {"trial_001"}
+
+
+def test_a_copied_results_folder_reads_its_own_checkpoints_while_the_original_exists(tmp_path: Path) -> None:
+    from analysis.loading import local_checkpoint
+
+    original = tmp_path / "cluster" / "sweep"
+    (original / "ray" / "trial_a" / "checkpoint_000001").mkdir(parents=True)
+    recorded = str((original / "ray" / "trial_a" / "checkpoint_000001").resolve())
+    copy = tmp_path / "laptop" / "sweep"
+    shutil.copytree(original, copy)
+    assert local_checkpoint(recorded, copy) == str((copy / "ray" / "trial_a" / "checkpoint_000001").resolve())
+    assert local_checkpoint(recorded, original) == recorded
+    shutil.rmtree(copy / "ray" / "trial_a")  # not in the copy: the recorded path, as recorded
+    assert local_checkpoint(recorded, copy) == recorded
+    assert local_checkpoint(None, copy) is None
