@@ -68,6 +68,11 @@ def usage(info: dict[str, Any], *, merged: bool) -> list[str]:
         "                     eos_token_id=[tokenizer.convert_tokens_to_ids(\"<|im_end|>\"), tokenizer.eos_token_id])",
         "print(tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True).strip())",
         "```",
+        *([] if merged or cfg.get("quantization") != "nf4" else [
+            "", "The sweep evaluated an fp32 copy of the dequantized NF4 base plus the LoRA update; a 4-bit load "
+            "computes differently and may pick another token where two are nearly tied (on the toy test model: "
+            "28 of 32 dev segments identical). `mtsweep export --merge` reproduces the sweep's eval outputs "
+            "exactly."]),
     ]
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from sweep.cli import main
 from sweep.commands.demo import QUICK_TRIALS
+from tests.sweep_tests.export_checks import eval_path_hyps, plain_hyps
 from trainable.base.jsonl import read_records
 
 PARETO_FILES = ("pareto.png", "pareto.html", "curves.png", "pareto.csv", "pareto.md", "pareto.tex", "pareto.json",
@@ -57,6 +58,26 @@ def test_quick_demo_writes_everything(tmp_path: Path, tiny_assets, capsys: pytes
     assert preset["state"] == "COMPLETE" and preset["diverged_step"] > preset["steps"] >= 10
     summary = json.loads((pareto / "summary.json").read_text())
     assert summary["running_trials"] == []
+
+    # The NF4 preset's checkpoint, exported merged: plain transformers generates exactly what its eval did
+    # (the merged weights are the dequantized base + the LoRA update, formed like the eval's fp32 copy).
+    nf4 = next(t for t in trials if t["params"].get("_preset") == "toy_answer_only")
+    assert nf4["params"]["quantization"] == "nf4"
+    merged_out = tmp_path / "nf4_merged"
+    assert main(["export", str(sweep), str(merged_out), "--trial", str(nf4["optuna_number"]), "--merge"]) == 0
+    info = json.loads((merged_out / "mtsweep_export.json").read_text())
+    assert info["trial_config"]["quantization"] == "nf4" and info["merge"]["relative_error"] == 0.0
+    system, dev = info["system_prompt"], info["dev_metrics"]
+    srcs, want = eval_path_hyps(info["trial_config"], info["checkpoint"]["path"], dev, system)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    merged = AutoModelForCausalLM.from_pretrained(merged_out).eval()
+    assert any(want) and plain_hyps(merged, AutoTokenizer.from_pretrained(merged_out), srcs, system,
+                                    dev["max_new_tokens"]) == want
+    adapter_out = tmp_path / "nf4_adapter"  # a 4-bit load is not the eval's arithmetic: the card says so
+    assert main(["export", str(sweep), str(adapter_out), "--trial", str(nf4["optuna_number"])]) == 0
+    assert "`mtsweep export --merge` reproduces the sweep's eval outputs exactly" in (adapter_out / "README.md").read_text()
+    assert "export --merge` reproduces" not in (merged_out / "README.md").read_text()
 
     assert "DIVERGED at step" in out and "TOY model" in out
     for needle in ("Qwen/Qwen2.5-0.5B-Instruct", "Unbabel/wmt22-comet-da", "qwen_gpu.yaml", "pareto.png", "curves.png",

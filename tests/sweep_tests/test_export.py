@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from sweep.cli import main
+from tests.sweep_tests.export_checks import eval_path_hyps, plain_hyps
 from tests.sweep_tests.processes import REPO, Driver
 from trainable.base.jsonl import read_records
 
@@ -91,45 +92,6 @@ def test_status_shows_disk(sweep_dir: Path, capsys: pytest.CaptureFixture[str]) 
     assert len(line) == 1 and "checkpoints" in line[0] and "retention: front" in line[0]
 
 
-def _eval_path_hyps(trial_config: dict, checkpoint: str, metrics: dict, system: str) -> tuple[list[str], list[str]]:
-    """(srcs, hyps) of the trial's own eval path for that checkpoint, checked against the report."""
-    from trainable.config import TrialConfig
-    from trainable.eval.evaluate import eval_subset, load_split, load_terms
-    from trainable.eval.generation import generate_translations
-    from trainable.eval.metrics import score_all
-    from trainable.model.exporting import load_trained
-
-    cfg = TrialConfig.from_dict(trial_config, where="test")
-    pairs = eval_subset(load_split(cfg, "dev"), cfg.eval_samples, cfg.eval_seed)
-    model, tokenizer = load_trained(trial_config, checkpoint)
-    out = generate_translations(model, tokenizer, [p.src for p in pairs], system_prompt=system,
-                                max_new_tokens=metrics["max_new_tokens"], batch_size=cfg.eval_batch_size,
-                                merge_dtype=cfg.eval_dtype)
-    scores = score_all([p.src for p in pairs], out.hyps, [p.ref for p in pairs], terms=load_terms(cfg))
-    for key in ("bleu_char", "chrf_pp", "len_ratio", "term_hits", "term_total"):
-        assert scores[key] == metrics[key], key  # the same outputs the trial's eval scored
-    return [p.src for p in pairs], out.hyps
-
-
-def _plain_hyps(model, tokenizer, srcs: list[str], system: str, max_new_tokens: int) -> list[str]:
-    """Greedy, one segment at a time, with nothing from mtsweep: plain transformers (+ peft)."""
-    import torch
-
-    stops = [tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.eos_token_id]
-    hyps = []
-    for src in srcs:
-        messages = [{"role": "system", "content": system}, {"role": "user", "content": src}]
-        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
-        with torch.inference_mode():
-            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
-                                 do_sample=False, use_model_defaults=False, eos_token_id=stops,
-                                 pad_token_id=tokenizer.pad_token_id)
-        new = out[0, ids.shape[1]:].tolist()
-        new = new[: next((i for i, t in enumerate(new) if t in stops), len(new))]
-        hyps.append(tokenizer.decode(new, skip_special_tokens=True).strip())
-    return hyps
-
-
 def test_finalize_then_export_front_member_adapter_and_merged(sweep_dir: Path, tiny_assets, tmp_path: Path) -> None:
     import torch
     from peft import PeftModel
@@ -154,18 +116,18 @@ def test_finalize_then_export_front_member_adapter_and_merged(sweep_dir: Path, t
     assert f"| lr | {info['params']['lr']:.6g} |" in card and "(mtsweep finalize)" in card
 
     system, max_new = info["system_prompt"], dev["max_new_tokens"]
-    srcs, want = _eval_path_hyps(info["trial_config"], info["checkpoint"]["path"], dev, system)
+    srcs, want = eval_path_hyps(info["trial_config"], info["checkpoint"]["path"], dev, system)
     assert any(want)
     base = AutoModelForCausalLM.from_pretrained(tiny_assets.model_dir, dtype=torch.bfloat16).float()
     model = PeftModel.from_pretrained(base, str(out)).eval()  # the folder as is
-    assert _plain_hyps(model, AutoTokenizer.from_pretrained(out), srcs, system, max_new) == want
+    assert plain_hyps(model, AutoTokenizer.from_pretrained(out), srcs, system, max_new) == want
 
     merged_out = tmp_path / "merged"
     assert main(["export", str(sweep_dir), str(merged_out), "--trial", str(info["trial"]["optuna_number"]),
                  "--step", str(info["checkpoint"]["step"]), "--merge"]) == 0
     merged = AutoModelForCausalLM.from_pretrained(merged_out)
     assert merged.dtype == torch.float32  # the toy base's own dtype
-    assert _plain_hyps(merged.eval(), AutoTokenizer.from_pretrained(merged_out), srcs, system, max_new) == want
+    assert plain_hyps(merged.eval(), AutoTokenizer.from_pretrained(merged_out), srcs, system, max_new) == want
     assert json.loads((merged_out / "mtsweep_export.json").read_text())["merge"]["relative_error"] == 0.0
 
 
