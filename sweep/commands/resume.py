@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     check_ray_flags(args)
     results_dir = Path(args.results_dir).resolve()
     cfg = read_resolved_config(results_dir)
+    check_not_moved(cfg, results_dir)
     if finished_already(cfg, results_dir):
         return 0
     # What `mtsweep run` checked may have changed since (data moved, a model gone from the cache): the
@@ -65,6 +66,21 @@ def run(args: argparse.Namespace) -> int:
         storage = make_storage(cfg.storage_url(results_dir))
         result_grid = stop.fit(restore_and_fit, on_give_up=lambda: record_stop(cfg, results_dir, storage, stop))
         return finish_sweep(cfg, results_dir, result_grid, storage, stop)
+
+
+def check_not_moved(cfg, results_dir) -> None:  # noqa: ANN001 (lazy types)
+    """InputError when ``results_dir`` is not the folder the sweep was written as (moved or copied): Ray's
+    saved state and the results writers name the original folder (and, by default, its study.db), so a
+    resume here would write into the original sweep's files, or into nothing."""
+    from pathlib import Path
+
+    from sweep.results_dir import SWEEP_YAML
+    from trainable.base.errors import InputError
+
+    if cfg.out_dir and Path(cfg.out_dir).resolve() != Path(results_dir).resolve():
+        raise InputError(str(Path(results_dir) / SWEEP_YAML), f"out_dir: this sweep was written as {cfg.out_dir} "
+                         "and its saved Ray state and study name that folder; resume it there (a copy serves "
+                         "pareto, status, finalize and export)")
 
 
 def finished_already(cfg, results_dir) -> bool:  # noqa: ANN001 (lazy types)

@@ -164,3 +164,31 @@ def test_resume_runs_the_same_checks_as_run(tmp_path: Path, monkeypatch: pytest.
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"mtsweep resume: error: {results / 'sweep.yaml'}: key 'trial.train_path'") and "\n" not in err
     assert sorted(p.name for p in results.iterdir()) == before and _ray_untouched(ray_was_imported)
+
+
+def test_resume_refuses_a_moved_or_copied_results_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A copy's sweep.yaml, Ray state and writers name the original folder (and its study.db): resuming
+    the copy would write into the original sweep. One line, exit 2, Ray not started, nothing written in
+    either folder."""
+    import shutil
+
+    from sweep.config import load_sweep_config
+    from sweep.results_dir import write_sweep_yaml
+
+    case_dir = tmp_path / "case"
+    case_dir.mkdir()
+    materialize(Case("base", ()), case_dir)
+    monkeypatch.chdir(case_dir)
+    original = case_dir / "results"
+    original.mkdir()
+    write_sweep_yaml(original, load_sweep_config("sweep.yaml"))
+    copy = tmp_path / "elsewhere" / "results"
+    shutil.copytree(original, copy)
+    before = {p: sorted(q.name for q in p.iterdir()) for p in (original, copy)}
+    ray_was_imported = "ray" in sys.modules
+    assert main(["resume", str(copy)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"mtsweep resume: error: {copy / 'sweep.yaml'}: out_dir: this sweep was written as {original}")
+    assert "\n" not in err and _ray_untouched(ray_was_imported)
+    assert {p: sorted(q.name for q in p.iterdir()) for p in (original, copy)} == before
