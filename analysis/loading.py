@@ -21,7 +21,7 @@ from trainable.base.finite import finite_or_none, is_finite_number
 from trainable.base.jsonl import read_jsonl
 from trainable.base.metric_names import DEFAULT_OBJECTIVES, TABLE_METRICS, objective_modes
 from trainable.base.pareto import Mode
-from trainable.base.report_keys import REPEATS_STEP, record_trial_key
+from trainable.base.report_keys import FINAL_FROM_STEP, REPEATS_STEP, record_trial_key
 from trainable.base.yaml_config import load_yaml
 
 EXTRA_METRICS: tuple[str, ...] = TABLE_METRICS
@@ -103,8 +103,14 @@ def _good(values: dict[str, float | None]) -> bool:
     return all(v is not None for v in values.values())
 
 
+def _eval_step(metrics: dict[str, Any]) -> Any:
+    """The step whose weights a report measured: a diverged trial's final report names the eval it repeats
+    (``repeats_step``), an early-stopped one the front eval whose weights it restored (``final_from_step``)."""
+    return metrics.get(REPEATS_STEP, metrics.get(FINAL_FROM_STEP, metrics.get("step")))
+
+
 def _step(metrics: dict[str, Any]) -> int | None:
-    step = metrics.get("step")
+    step = _eval_step(metrics)
     return int(step) if is_finite_number(step) else None
 
 
@@ -224,20 +230,21 @@ def _evals(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One entry per eval of a trial, in report order: ``{"metrics", "checkpoint", "first"}`` (``first``:
     the eval's first report).
 
-    An eval is known by its step: a report of the same step again (a final report that ``repeats_step``,
-    a restored trial re-reporting) updates that eval (its metrics over the earlier ones, the earlier
-    checkpoint kept when it brings none) instead of adding one.
+    An eval is known by the step whose weights it measured (:func:`_eval_step`): a report of that step
+    again (a final report that ``repeats_step`` or names an earlier ``final_from_step``, a restored trial
+    re-reporting) updates that eval (its metrics over the earlier ones, the earlier checkpoint kept when it
+    brings none) instead of adding one; the eval keeps its own ``step``.
     """
     by_step: dict[Any, dict[str, Any]] = {}
     for i, r in enumerate(reports):
         m = r["metrics"]
-        step = m.get(REPEATS_STEP, m.get("step"))
+        step = _eval_step(m)
         key = step if is_finite_number(step) else ("report", i)
         old = by_step.get(key)
         if old is None:
             by_step[key] = {"metrics": dict(m), "checkpoint": r.get("checkpoint"), "first": r}
         else:
-            old["metrics"] = {**old["metrics"], **m}
+            old["metrics"] = {**old["metrics"], **m, "step": old["metrics"].get("step", m.get("step"))}
             old["checkpoint"] = r.get("checkpoint") or old["checkpoint"]
     return list(by_step.values())
 
@@ -245,7 +252,8 @@ def _evals(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _trial_point(
     trial_id: str, reports: list[dict[str, Any]], record: dict[str, Any] | None, objectives: Sequence[str]
 ) -> Point:
-    """The trial's last good eval (a diverged trial: the eval its final report repeats, with the stop)."""
+    """The eval the trial's final report measured (a diverged trial: the eval it repeats, with the stop; an
+    early-stopped one: the front eval whose weights it ended on), else its last good eval."""
     params = _params(reports, record)
     diverged = bool(record.get("diverged")) if record else False
     diverged = diverged or any(bool(r["metrics"].get("diverged")) for r in reports)
@@ -255,7 +263,7 @@ def _trial_point(
     optuna_number = (record or {}).get("optuna_number", next((r.get("optuna_number") for r in reports), None))
     good = [e for e in _evals(reports) if _good(_values(e["metrics"], objectives))]
     if good:
-        last = good[-1]
+        last = next((e for e in good if e["metrics"].get("is_final")), good[-1])
         return Point(trial_id, _step(last["metrics"]), _values(last["metrics"], objectives), last["metrics"], params,
                      last["checkpoint"], diverged, _state(record), optuna_number, stop_cause)
     rec_values = (record or {}).get("values") or {}

@@ -29,7 +29,7 @@ from typing import Any
 
 from trainable.base.errors import InputError
 from trainable.base.finite import nonfinite_to_none
-from trainable.base.report_keys import REPEATS_STEP
+from trainable.base.report_keys import FINAL_FROM_STEP, REPEATS_STEP
 from trainable.config import TrialConfig
 from trainable.training.checkpointing import TrainerState, load_checkpoint, save_checkpoint
 from trainable.training.divergence import DivergenceGuard, Verdict
@@ -438,7 +438,7 @@ class TrialRecipe:
         step whose weights it evaluated (``final_from_step``, the current step unless given)."""
         report = {**self._base_report(), **metrics, "is_final": final, "stop_cause": stop_cause}
         if final:
-            report["final_from_step"] = self.state.step if final_from_step is None else final_from_step
+            report[FINAL_FROM_STEP] = self.state.step if final_from_step is None else final_from_step
         self._losses_since_report = []
         self.state.last_good_eval = nonfinite_to_none(report)
         checkpoint = self._checkpointed_step != self.state.step
@@ -476,7 +476,7 @@ class TrialRecipe:
         else:
             report = {**self.state.last_good_eval, **status, "stop_cause": verdict.cause,
                       REPEATS_STEP: self.state.last_good_eval.get("step")}
-            report.setdefault("final_from_step", report.get("step"))
+            report.setdefault(FINAL_FROM_STEP, report.get("step"))
         self.reporter.report(report, None)
         return report
 

@@ -134,3 +134,29 @@ def test_a_copied_results_folder_reads_its_own_checkpoints_while_the_original_ex
     shutil.rmtree(copy / "ray" / "trial_a")  # not in the copy: the recorded path, as recorded
     assert local_checkpoint(recorded, copy) == recorded
     assert local_checkpoint(None, copy) is None
+
+
+def test_an_early_stopped_trial_is_the_front_eval_it_ended_on_and_keeps_its_last_eval(tmp_path: Path) -> None:
+    """Early stop at step 8 after the step-4 eval stayed on the trial's front: the trainable reports the
+    step-8 eval (checkpoint c8), then a final report at step 8 naming ``final_from_step: 4`` with the step-4
+    weights' metrics and a checkpoint of those weights (cF). The trial is step 4 with cF; the step-8 eval
+    stays a point of its own."""
+    from analysis.loading import _checkpoint_points, _trial_point
+
+    def report(step: int, comet: float, term: float, checkpoint: str, **extra: object) -> dict:
+        return {"trial_id": "t0", "optuna_number": 0, "checkpoint": checkpoint, "params": {"lr": 1e-4},
+                "metrics": {"step": step, "comet": comet, "term_acc": term, "is_final": False, **extra}}
+
+    reports = [report(4, 0.80, 0.30, "c4"), report(8, 0.78, 0.28, "c8"),
+               report(8, 0.81, 0.31, "cF", is_final=True, stop_cause="early_stopped", final_from_step=4)]
+    record = {"trial_id": "t0", "optuna_number": 0, "state": "COMPLETE", "steps": 8, "stop_cause": "early_stopped",
+              "values": {"comet": 0.81, "term_acc": 0.31}}
+    objectives = ["comet", "term_acc"]
+    trial = _trial_point("t0", reports, record, objectives)
+    assert (trial.step, trial.values, trial.checkpoint) == (4, {"comet": 0.81, "term_acc": 0.31}, "cF")
+    points = _checkpoint_points(reports, {("optuna", 0): reports}, {("optuna", 0): record}, objectives)
+    assert [(p.step, p.values["comet"], p.checkpoint) for p in points] == [(4, 0.81, "cF"), (8, 0.78, "c8")]
+    # A completed trial's final report measures its own step: it stays that eval (unchanged behaviour).
+    done = [report(4, 0.80, 0.30, "c4"), report(8, 0.82, 0.33, "c8", is_final=True, stop_cause="completed",
+                                                 final_from_step=8)]
+    assert _trial_point("t0", done, None, objectives).step == 8

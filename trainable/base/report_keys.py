@@ -36,6 +36,10 @@ REPEATS_STEP = "repeats_step"
 """Key of a final report that brings no new eval: the step of the eval whose metrics it repeats (a diverged
 trial's last good eval, a restored trial's last report). Readers merge it into that eval; never a new one."""
 
+FINAL_FROM_STEP = "final_from_step"
+"""Key of every final report: the step whose weights it evaluated (the report's own step, or an early-stopped
+trial's front eval whose weights it restored). Readers merge the final report into that eval."""
+
 STOP_CAUSES: tuple[str, ...] = (
     "completed",  # ran to max_steps / end of data
     "early_stopped",  # patience rule fired (no objective improved)
