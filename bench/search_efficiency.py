@@ -266,7 +266,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=400)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--eta", type=float, default=3)
+    parser.add_argument("--also", nargs="+", default=[], metavar="LABEL=DIR",
+                        help="--real: also tabulate finished sweeps DIR/seed<N> under LABEL, DIR may hold {landscape} "
+                             "(e.g. an earlier default: 'rung_tpe@old=/tmp/old/{landscape}/default'); they count "
+                             "towards the best known hypervolume")  # fmt: skip
     args = parser.parse_args(argv)
+    also = [tuple(a.split("=", 1)) for a in args.also]
+    if any(len(a) != 2 or not a[0] or not a[1] for a in also) or (also and not args.real):
+        parser.error("--also takes LABEL=DIR and needs --real")
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -302,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
                 runs[method] = [run_from_reports(f) for f in folders if finished(f, args.trials)]
             else:
                 runs[method] = [simulate(LANDSCAPES[name], method, s, **opts) for s in range(args.seeds)]
+        for label, pattern in also if args.real else []:
+            folders = [Path(pattern.format(landscape=name)) / f"seed{s}" for s in range(args.seeds)]
+            runs[label] = [run_from_reports(f) for f in folders if finished(f, args.trials)]
         best = max((r.final_hv for rs in runs.values() for r in rs), default=0.0)
         print("\n" + table(name, runs, best)[0], flush=True)
     print(f"\ntarget (issue #11): default reaches 90% in every seed; median steps to 80% <= 0.35x random and "

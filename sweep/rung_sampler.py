@@ -20,18 +20,26 @@ What it reads is in the study, so a resumed sweep learns the same: the recorder
 (``sweep/recorder.py``) writes each trial's objective vector per eval step into the user attr
 ``objective_curve``. Each trial it samples gets system attrs saying what it learned from
 (``rung_tpe:observed``, ``rung_tpe:pruned_observed``, ``rung_tpe:model``).
+
+Exploration against categorical lock-in: every ``explore_every``-th trial takes TPE's proposal with
+ONE categorical parameter (each in turn) set to the value the study has tried least (system attr
+``rung_tpe:explored``). Multivariate TPE otherwise settles on one LoRA rank or one masking early, and a
+fully random exploration trial rarely pairs the neglected value with a usable learning rate; here the
+other parameters stay the model's (``bench/search_efficiency.py``, bench/README.md: faster to 80% of
+the best hypervolume and no seed short of 90% on both landscapes).
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import random
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import optuna
-from optuna.distributions import BaseDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.samplers import BaseSampler, TPESampler
 from optuna.samplers._base import _process_constraints_after_trial
 from optuna.study import Study, StudyDirection
@@ -46,8 +54,10 @@ CONSTRAINTS_KEY = CONSTRAINTS_ATTR_PREFIX.rstrip(":")
 OBSERVED_ATTR = "rung_tpe:observed"
 PRUNED_OBSERVED_ATTR = "rung_tpe:pruned_observed"
 MODEL_ATTR = "rung_tpe:model"
+EXPLORED_ATTR = "rung_tpe:explored"
 """System attrs of a sampled trial: how many finished trials (and PRUNED ones among them) the model
-saw, and whether TPE's model (True) or the random start-up (False) chose its parameters."""
+saw, whether TPE's model (True) or a random draw (False) chose its parameters, and (exploration
+trials only) the categorical parameter set to its least-tried value."""
 
 
 def objective_curve(trial: FrozenTrial) -> dict[int, tuple[float, ...]]:
@@ -227,8 +237,9 @@ class RungTPESampler(BaseSampler):
 
     ``n_startup_trials`` finished trials are sampled at random first; ``gamma`` is the fraction of the
     ordered trials TPE treats as good; TPE picks the best of ``n_ei_candidates`` draws (few: less
-    greedy); every ``explore_every``-th trial is drawn at random (0: never). Defaults chosen by
-    ``bench/search_efficiency.py`` on two landscapes. ``constraints_func`` follows Optuna's convention (a sequence of
+    greedy); every ``explore_every``-th trial explores (0: never): TPE's proposal with one categorical
+    parameter, each in turn, set to its least-tried value (a search space without categoricals: a
+    random trial). Defaults chosen by ``bench/search_efficiency.py`` on two landscapes. ``constraints_func`` follows Optuna's convention (a sequence of
     floats per trial, ``<= 0`` feasible), evaluated when a trial finishes, PRUNED ones included.
     """
 
@@ -252,18 +263,22 @@ class RungTPESampler(BaseSampler):
                 seed=seed, n_startup_trials=n_startup_trials, n_ei_candidates=n_ei_candidates,
                 gamma=_Fraction(gamma), multivariate=True, constant_liar=True,
             )  # fmt: skip
+        self._rng = random.Random(seed)
         self._view_for: tuple[int, _QualityView] | None = None
         self._observed: tuple[int, ObservedTrials] | None = None  # (study id, its finished trials as seen)
+        self._random_trial: int | None = None  # id of a random exploration trial (no categorical to stratify)
 
     def __getstate__(self) -> dict[str, Any]:
         # The view holds the study (and its storage); the observed trials are read again after a restore.
         return {**self.__dict__, "_view_for": None, "_observed": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"_observed": None, **state})  # a sampler pickled before the cache existed
+        # a sampler pickled before the cache / stratified exploration existed
+        self.__dict__.update({"_observed": None, "_random_trial": None, "_rng": random.Random(), **state})
 
     def reseed_rng(self) -> None:
         self._tpe.reseed_rng()
+        self._rng = random.Random()
 
     def _view(self, study: Study, trial: FrozenTrial) -> _QualityView:
         """One view per sampled trial (built at its first question, reused for its other params)."""
@@ -275,29 +290,49 @@ class RungTPESampler(BaseSampler):
             storage = study._storage
             storage.set_trial_system_attr(trial._trial_id, OBSERVED_ATTR, observed)
             storage.set_trial_system_attr(trial._trial_id, PRUNED_OBSERVED_ATTR, pruned)
-            modelled = observed >= self._n_startup_trials and not self._explores(trial)
-            storage.set_trial_system_attr(trial._trial_id, MODEL_ATTR, modelled)
+            storage.set_trial_system_attr(trial._trial_id, MODEL_ATTR, observed >= self._n_startup_trials)
+            self._random_trial = None
         return self._view_for[1]
 
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
         return self._tpe.infer_relative_search_space(self._view(study, trial), trial)  # type: ignore[arg-type]
 
     def _explores(self, trial: FrozenTrial) -> bool:
-        """Every ``explore_every``-th trial after the start is drawn at random (keeps the front wide)."""
+        """Every ``explore_every``-th trial explores (keeps the front wide, see the module docstring)."""
         return self._explore_every > 0 and trial.number % self._explore_every == self._explore_every - 1
 
     def sample_relative(
         self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]
     ) -> dict[str, Any]:
-        if self._explores(trial):
+        view = self._view(study, trial)
+        params = self._tpe.sample_relative(view, trial, search_space)  # type: ignore[arg-type]
+        if not params or not self._explores(trial):
+            return params
+        names = sorted(n for n, d in search_space.items() if isinstance(d, CategoricalDistribution))
+        if not names:  # nothing categorical to stratify: a random trial
+            self._random_trial = trial._trial_id
+            study._storage.set_trial_system_attr(trial._trial_id, MODEL_ATTR, False)
             return {}
-        return self._tpe.sample_relative(self._view(study, trial), trial, search_space)  # type: ignore[arg-type]
+        name = names[(trial.number // self._explore_every) % len(names)]
+        study._storage.set_trial_system_attr(trial._trial_id, EXPLORED_ATTR, name)
+        return {**params, name: self._least_tried(view, trial, name, search_space[name], params[name])}
+
+    def _least_tried(self, view: _QualityView, trial: FrozenTrial, name: str, dist: CategoricalDistribution,
+                     proposed: Any) -> Any:  # fmt: skip
+        """The value of ``name`` the study's other trials hold least often (ties drawn at random), never
+        the one TPE proposed."""
+        counts = {c: 0 for c in dist.choices if c != proposed}
+        for t in view.get_trials():
+            if t.number != trial.number and t.params.get(name, proposed) in counts:
+                counts[t.params[name]] += 1
+        fewest = min(counts.values())
+        return self._rng.choice([c for c, n in counts.items() if n == fewest])
 
     def sample_independent(
         self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution
     ) -> Any:
         view = self._view(study, trial)
-        if self._explores(trial):
+        if self._random_trial == trial._trial_id:
             return self._tpe._random_sampler.sample_independent(view, trial, param_name, param_distribution)  # type: ignore[arg-type]
         return self._tpe.sample_independent(view, trial, param_name, param_distribution)  # type: ignore[arg-type]
 
