@@ -6,7 +6,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from optuna.distributions import FloatDistribution
+from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.study import StudyDirection
 from optuna.trial import TrialState, create_trial
 
@@ -14,6 +14,7 @@ from sweep.cli import main
 from sweep.config import SweepConfig
 from sweep.nondominated import dominates
 from sweep.rung_sampler import (
+    EXPLORED_ATTR,
     MODEL_ATTR,
     OBSERVED_ATTR,
     PRUNED_OBSERVED_ATTR,
@@ -111,6 +112,47 @@ def test_the_sampler_reads_each_finished_trial_once_and_asks_as_a_fresh_one_woul
         cached, fresh = quality_view(studies[0], observed), quality_view(studies[0])
         assert [(t.number, t.values) for t in cached[0].get_trials()] == [(t.number, t.values) for t in fresh[0].get_trials()]
         assert cached[1:] == fresh[1:]
+
+
+def _locked_study(space: dict[str, object], params: object, explore_every: int = 4) -> optuna.Study:
+    """A study whose 11 finished trials (numbers 0-10, rung-level curves, most PRUNED) all hold the
+    same rank: the next trial (number 11) is an exploration trial for ``explore_every`` 4."""
+    study = optuna.create_study(directions=["maximize", "maximize"],
+                                sampler=RungTPESampler(seed=0, n_startup_trials=4, explore_every=explore_every))  # fmt: skip
+    for i in range(11):
+        curve = {"100": [0.5 + i / 100, 0.6 - i / 100]}
+        study.add_trial(create_trial(state=TrialState.PRUNED if i % 3 else TrialState.COMPLETE,
+                                     values=None if i % 3 else curve["100"], params=params(i),  # type: ignore[operator]
+                                     distributions=space, user_attrs={CURVE_ATTR: curve}))  # type: ignore[arg-type]  # fmt: skip
+    return study
+
+
+def test_exploration_trial_sets_a_locked_categorical_to_an_untried_value_and_keeps_the_model() -> None:
+    """Against categorical lock-in: when every trial so far holds rank 32, the exploration trial is
+    TPE's proposal with the rank set to a value never tried (not a random trial); the next one is the
+    model's own proposal again (not forced)."""
+    space = {"r": CategoricalDistribution([8, 16, 32, 64]), "x": FloatDistribution(0.0, 1.0)}
+    study = _locked_study(space, lambda i: {"r": 32, "x": 0.40 + i / 100})
+    for number in (11, 12):
+        trial = study.ask()
+        r = trial.suggest_categorical("r", [8, 16, 32, 64])
+        trial.suggest_float("x", 0.0, 1.0)
+        attrs = study._storage.get_trial(trial._trial_id).system_attrs
+        assert trial.number == number and attrs[MODEL_ATTR] is True
+        if number == 11:
+            assert attrs[EXPLORED_ATTR] == "r" and r in (8, 16, 64)
+        else:
+            assert EXPLORED_ATTR not in attrs
+        study.tell(trial, state=TrialState.PRUNED)
+
+
+def test_exploration_trial_without_categoricals_is_random() -> None:
+    space = {"x": FloatDistribution(0.0, 1.0)}
+    study = _locked_study(space, lambda i: {"x": 0.40 + i / 100})
+    trial = study.ask()
+    trial.suggest_float("x", 0.0, 1.0)
+    attrs = study._storage.get_trial(trial._trial_id).system_attrs
+    assert trial.number == 11 and attrs[MODEL_ATTR] is False and EXPLORED_ATTR not in attrs
 
 
 @pytest.mark.integration
