@@ -47,6 +47,8 @@ class SweepResults:
     """sweep.yaml as a mapping (empty when missing)."""
     partial_lines: int = 0
     """How many partial last lines were skipped (0 or more: the sweep was writing)."""
+    torn_lines: int = 0
+    """Complete lines of trials.jsonl / reports.jsonl that were not JSON (a writer killed mid-line): skipped."""
     constraints: dict[str, Any] = field(default_factory=dict)
     """The sweep's feasibility constraints (sweep.yaml ``constraints``; none for a sweep without the key)."""
 
@@ -128,8 +130,10 @@ def load_sweep(root: str | Path, objectives: Sequence[str] | None = None, *, whe
     else:
         objectives = objectives_from_config(config)
         modes = resolve_modes(objectives, f"{root / 'sweep.yaml'}: key 'objectives'")
-    trials_read = read_jsonl(root / "trials.jsonl", strict=True)  # first: its trials' reports are all written already
-    reports_read = read_jsonl(root / "reports.jsonl", strict=True)
+    # trials.jsonl first: its trials' reports are all written already. A line a killed writer tore (the
+    # writers go on on a fresh line, trainable/base/jsonl.py) is skipped and counted, never fatal.
+    trials_read = read_jsonl(root / "trials.jsonl")
+    reports_read = read_jsonl(root / "reports.jsonl")
     removed = removed_checkpoints(root)
     reports = [{**r, "checkpoint": None if r.get("checkpoint") in removed else local_checkpoint(r.get("checkpoint"), root)}
                for r in reports_read.records if isinstance(r.get("metrics"), dict)]
@@ -160,6 +164,7 @@ def load_sweep(root: str | Path, objectives: Sequence[str] | None = None, *, whe
         baseline=read_baseline(root),
         config=config,
         partial_lines=int(trials_read.partial_last_line) + int(reports_read.partial_last_line),
+        torn_lines=trials_read.bad_lines + reports_read.bad_lines,
         constraints=constraints,
     )
 

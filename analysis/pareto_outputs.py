@@ -89,6 +89,9 @@ def write_pareto_outputs(
         if imp.skipped:
             out.notes.append(f"importance not computed: {imp.skipped}")
         out.files += write_importance(imp, out_dir)
+    if results.torn_lines:
+        out.notes.append(f"{results.torn_lines} torn line(s) in trials.jsonl/reports.jsonl skipped (a writer was "
+                         "killed mid-line)")
     if results.running_trials:
         out.notes.append(f"sweep still running: {len(results.running_trials)} trial(s) without a final result yet")
     summary = {lvl: summary_dict(f, hv if lvl == "trial" else _checkpoint_hv(hv, f)) for lvl, f in fronts.items()}

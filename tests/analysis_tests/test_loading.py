@@ -53,9 +53,27 @@ def test_partial_line_only_at_the_end(tmp_path: Path) -> None:
     path.write_text('{"a": 1}\n{"a": 2}\n{"a": 3', encoding="utf-8")
     got = read_jsonl(path)
     assert got.records == [{"a": 1}, {"a": 2}] and got.partial_last_line
-    path.write_text('{"a": 1}\n{"a": \n{"a": 3}\n', encoding="utf-8")
-    with pytest.raises(InputError, match=r"r\.jsonl:2: not valid JSON"):
-        read_jsonl(path, strict=True)
+    path.write_text('{"a": 1}\n{"a": \n{"a": 3}\n', encoding="utf-8")  # a writer killed mid-line, then the next
+    got = read_jsonl(path)
+    assert got.records == [{"a": 1}, {"a": 3}] and got.bad_lines == 1 and not got.partial_last_line
+
+
+def test_a_torn_line_costs_that_line_not_the_sweep(tmp_path: Path) -> None:
+    """A writer killed mid-line leaves one torn line; the next append starts on a fresh line. pareto,
+    status and export still read the sweep (the torn line skipped and counted)."""
+    from trainable.base.jsonl import append_jsonl
+
+    root = write_results_dir(tmp_path / "s", n_trials=5, running=0)
+    whole = load_sweep(root)
+    reports = root / "reports.jsonl"
+    lines = reports.read_text(encoding="utf-8").splitlines(keepends=True)
+    torn = json.loads(lines[-1])
+    reports.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2], encoding="utf-8")
+    append_jsonl(reports, torn)  # the resumed writer writes that report again
+    res = load_sweep(root)
+    assert res.torn_lines == 1 and res.partial_lines == 0
+    assert [(p.trial_id, p.step, p.values) for p in res.trial_points] == [
+        (p.trial_id, p.step, p.values) for p in whole.trial_points]
 
 
 def test_study_read_only_while_a_writer_holds_the_lock(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 A running sweep appends while others read, so :func:`read_jsonl` reads the file once and skips an
 incomplete last line; a complete line that is not a JSON object (a writer killed mid-line) is skipped and
-counted, or an error naming ``file:line`` when the reader asks for ``strict`` (the analysis does). :func:`append_jsonl` starts on a fresh line when the file
-ends mid-line, so one torn write costs one line, not the next record too.
+counted. :func:`append_jsonl` starts on a fresh line when the file ends mid-line, so one torn write costs
+one line, not the next record too.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from trainable.base.errors import InputError
 
 
 @dataclass
@@ -28,21 +26,19 @@ class JsonlRead:
     """Complete lines that were not a JSON object (skipped)."""
 
 
-def read_jsonl(path: str | Path, *, strict: bool = False) -> JsonlRead:
-    """Parse a JSONL file in one read; an absent file is empty. ``strict``: a complete line that is not a
-    JSON object is an :class:`InputError` naming ``file:line`` (else it is skipped and counted)."""
+def read_jsonl(path: str | Path) -> JsonlRead:
+    """Parse a JSONL file in one read; an absent file is empty; a complete line that is not a JSON object
+    is skipped and counted."""
     path = Path(path)
     if not path.is_file():
         return JsonlRead([])
     lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")
     complete, tail = lines[:-1], lines[-1]  # tail: text after the last newline ("" when none)
     out = JsonlRead([])
-    for lineno, line in enumerate(complete, start=1):
+    for line in complete:
         if not line.strip():
             continue
         record = _record(line)
-        if record is None and strict:
-            raise InputError(f"{path}:{lineno}", "not valid JSON (expected one JSON object per line)")
         if record is None:
             out.bad_lines += 1
         else:
