@@ -85,10 +85,11 @@ def read_resolved_config(results_dir: str | Path, *, check_inputs: bool = True) 
 
 
 def study_storage_url(cfg: SweepConfig, results_dir: Path) -> str:
-    """The study's storage URL; a recorded SQLite file that is not here, in a folder that holds its own
-    ``study.db`` (a copy of the results folder), means that copy."""
+    """The study's storage URL for reading: a folder that holds its own ``study.db`` reads that one when
+    the sweep recorded a SQLite study (a copy of the results folder reads the copy, even while the
+    original still exists); else the recorded URL."""
     url = cfg.storage_url(results_dir)
     local = Path(results_dir) / "study.db"
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists() and local.is_file():
+    if url.startswith("sqlite:///") and local.is_file():
         return f"sqlite:///{local.resolve()}"
     return url

@@ -14,6 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def status_rows(results_dir, cfg) -> tuple[list[str], list[list]]:  # noqa: ANN001 (lazy types)
     """Headers and rows: one row per study trial, running ones with their latest report."""
+    from pathlib import Path
+
     import optuna
 
     from sweep.results_dir import REPORTS_JSONL, study_storage_url
@@ -22,8 +24,14 @@ def status_rows(results_dir, cfg) -> tuple[list[str], list[list]]:  # noqa: ANN0
     from trainable.base.jsonl import read_records
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = make_storage(study_storage_url(cfg, results_dir))
-    study = optuna.load_study(study_name=cfg.resolved_study_name, storage=storage)
+    headers = ["#", "ray trial", "state", "steps", *cfg.objectives, "stop", "diverged", "infeasible", "params"]
+    url = study_storage_url(cfg, results_dir)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return headers, []  # the driver died before it created the study (and status never creates one)
+    try:
+        study = optuna.load_study(study_name=cfg.resolved_study_name, storage=make_storage(url))
+    except KeyError:  # a study file without this sweep's study yet
+        return headers, []
     latest: dict[int, dict] = {}
     for record in read_records(results_dir / REPORTS_JSONL):
         if record.get("optuna_number") is not None:
@@ -45,7 +53,6 @@ def status_rows(results_dir, cfg) -> tuple[list[str], list[list]]:  # noqa: ANN0
             *values, attrs.get("stop_cause"), bool(attrs.get("diverged", False)),
             "; ".join(attrs.get("failed_constraints") or []), short_params(t.params, 70),
         ])
-    headers = ["#", "ray trial", "state", "steps", *cfg.objectives, "stop", "diverged", "infeasible", "params"]
     return headers, rows
 
 
@@ -69,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     if rows:
         print(format_table(headers, rows))
     from sweep.disk_usage import disk_usage
+    from sweep.results_dir import SWEEP_YAML
+    from trainable.base.yaml_config import load_yaml
 
-    print(disk_usage(results_dir).describe() + f"; retention: {cfg.retention}")
+    written = "retention" in load_yaml(results_dir / SWEEP_YAML)  # absent: written before retention existed
+    policy = cfg.retention if written else "none (this sweep predates retention: every checkpoint kept)"
+    print(disk_usage(results_dir).describe() + f"; retention: {policy}")
     return 0

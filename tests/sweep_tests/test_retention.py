@@ -237,3 +237,26 @@ def test_a_trials_final_checkpoint_stays_when_a_rerun_repeats_it(tmp_path: Path)
     ret.apply()
     assert (Path(final) / "adapter").is_dir()  # the trial point's checkpoint
     assert not Path(again).exists()  # the repeat goes
+
+
+def test_status_names_the_policy_a_sweep_ran_under(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """A folder written before retention existed has no ``retention`` key: nothing was ever deleted there,
+    so status must not claim the default policy."""
+    from sweep.cli import main
+    from sweep.config import load_sweep_config
+    from sweep.results_dir import write_sweep_yaml
+
+    cfg = load_sweep_config(Path(__file__).resolve().parents[2] / "sweep" / "configs" / "synthetic.yaml")
+    (tmp_path / "new").mkdir()
+    write_sweep_yaml(tmp_path / "new", cfg)
+    (tmp_path / "old").mkdir()
+    text = (tmp_path / "new" / "sweep.yaml").read_text()
+    (tmp_path / "old" / "sweep.yaml").write_text("".join(
+        line for line in text.splitlines(keepends=True) if not line.startswith("retention:")))
+    disk = {}
+    for name in ("new", "old"):
+        assert main(["status", str(tmp_path / name)]) == 0
+        disk[name] = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("disk:")]
+    assert disk["new"][0].endswith("retention: front")
+    assert not (tmp_path / "new" / "study.db").exists()  # no study yet (the driver died first): none created
+    assert disk["old"][0].endswith("retention: none (this sweep predates retention: every checkpoint kept)")
