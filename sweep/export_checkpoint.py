@@ -106,7 +106,10 @@ def _ranges(numbers: list[int]) -> str:
 
 
 def finalize_results(results_dir: Path, checkpoint: str) -> list[dict[str, Any]]:
-    """What `mtsweep finalize` measured for ``checkpoint``: [{"split", "metrics", "s0", "file"}] (newest last)."""
+    """What `mtsweep finalize` measured for ``checkpoint`` (as seen from here: finalize may have run where the
+    folder was before it was copied): [{"split", "metrics", "s0", "file"}] (newest last)."""
+    from analysis.loading import local_checkpoint
+
     found = []
     for path in sorted(results_dir.glob("final*/s0_vs_s1.json"), key=lambda p: p.stat().st_mtime):
         try:
@@ -114,7 +117,7 @@ def finalize_results(results_dir: Path, checkpoint: str) -> list[dict[str, Any]]
         except (OSError, ValueError):
             continue
         for member in data.get("members") or []:
-            if member.get("checkpoint") == checkpoint:
+            if local_checkpoint(member.get("checkpoint"), results_dir) == checkpoint:
                 found.append({"split": data.get("split"), "metrics": member.get("metrics") or {},
                               "s0": data.get("s0") or {}, "file": str(path)})
     return found
