@@ -191,10 +191,6 @@ class SweepConfig:
     def storage_url(self, results_dir: Path) -> str:
         return self.storage or f"sqlite:///{Path(results_dir).resolve() / 'study.db'}"
 
-    def search_space_path(self) -> Path:
-        """The search-space YAML (already resolved at load time for relative paths)."""
-        return resolve_search_space(self.search_space, Path.cwd())
-
     def to_dict(self) -> dict[str, Any]:
         return to_mapping(self)
 

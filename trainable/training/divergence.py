@@ -162,11 +162,6 @@ class DivergenceGuard:
             or self._spike(grad_norm, self.grad_norms, self.zscore_grad, self.min_ratio_grad, "grad_spike")
         )
 
-    def classify(self, loss: float, grad_norm: float) -> tuple[Cause | None, float | None]:
-        """The cause that makes this step bad (or None) and the z-score that decided a spike (if one did)."""
-        found = self._find(float(loss), float(grad_norm))
-        return (found.cause, found.zscore) if found else (None, None)
-
     def _admits(self, value: float, history: deque[float]) -> bool:
         """A good value joins its window unless it is an outlier against a full-enough window."""
         if self.outlier_zscore is None or len(history) < self.min_history:
