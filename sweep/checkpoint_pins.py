@@ -3,7 +3,9 @@ policy (sweep/retention.py) of a sweep still running must not delete meanwhile.
 
 A pin is one small JSON file ``<results>/pins/<host>-<pid>-<n>.json`` {"paths", "host", "pid", "time"},
 removed when the command ends. A pin left by a process that died is ignored: on the same host when that
-pid is gone, from another host after :data:`STALE_AFTER_S`. Standard library only.
+pid is gone, from another host after :data:`STALE_AFTER_S`. Writing a pin and a retention pass (reading the
+pins, then deleting) each hold :func:`pins_lock`, so a checkpoint is never deleted after a pin naming it was
+written: the reader checks the folder is still there once its pin is in place. Standard library only.
 """
 
 from __future__ import annotations
@@ -22,6 +24,29 @@ from sweep.results_dir import PINS_DIR
 STALE_AFTER_S = 24 * 3600.0
 """A pin from another host counts for this long (its process cannot be checked from here)."""
 _counter = itertools.count()
+LOCK_FILE = ".lock"
+"""In ``<results>/pins/``: the lock a pin's writer and a retention pass hold (``fcntl.flock``)."""
+
+
+@contextmanager
+def pins_lock(results_dir: str | Path) -> Iterator[None]:
+    """Hold the results folder's pin lock (exclusive) for the ``with`` block. A folder where the lock file
+    cannot be made (a read-only copy) has no retention running either: no lock needed."""
+    import fcntl
+
+    folder = Path(results_dir) / PINS_DIR
+    try:
+        folder.mkdir(exist_ok=True)
+        handle = (folder / LOCK_FILE).open("a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager
@@ -33,10 +58,11 @@ def pin_checkpoints(results_dir: str | Path, paths: Iterable[str]) -> Iterator[P
     record = {"paths": [str(Path(p).resolve()) for p in paths], "host": socket.gethostname(), "pid": os.getpid(),
               "time": time.time()}
     try:
-        folder.mkdir(exist_ok=True)
-        partial = pin.with_suffix(".tmp")
-        partial.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(partial, pin)  # a reader never sees half a pin
+        with pins_lock(results_dir):  # not in the middle of a retention pass
+            folder.mkdir(exist_ok=True)
+            partial = pin.with_suffix(".tmp")
+            partial.write_text(json.dumps(record), encoding="utf-8")
+            os.replace(partial, pin)  # a reader never sees half a pin
     except OSError:
         pin = None  # type: ignore[assignment]
     try:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sweep.checkpoint_pins import pinned_paths
+from sweep.checkpoint_pins import pinned_paths, pins_lock
 from sweep.results_dir import RAY_DIR, REPORTS_JSONL, RETENTION_JSONL, TRIALS_JSONL
 from trainable.base.finite import finite_or_none
 from trainable.base.jsonl import append_jsonl, read_records
@@ -213,10 +213,14 @@ class Retention:
     # --- deletions -------------------------------------------------------------------------
     def apply(self) -> list[dict[str, Any]]:
         """Delete what the plan allows now (guards: pins, a Ray snapshot since the release); returns
-        the retention.jsonl records written."""
+        the retention.jsonl records written. The pins are read and the deletions made under the pin lock."""
         trials = self._load()
         if not self._dirty:
             return []
+        with pins_lock(self.results_dir):
+            return self._apply(trials)
+
+    def _apply(self, trials: dict[Any, TrialCheckpoints]) -> list[dict[str, Any]]:
         marker = snapshot_marker(self.results_dir)
         pins: set[str] | None = None
         done: list[dict[str, Any]] = []

@@ -260,3 +260,29 @@ def test_status_names_the_policy_a_sweep_ran_under(tmp_path: Path, capsys) -> No
     assert disk["new"][0].endswith("retention: front")
     assert not (tmp_path / "new" / "study.db").exists()  # no study yet (the driver died first): none created
     assert disk["old"][0].endswith("retention: none (this sweep predates retention: every checkpoint kept)")
+
+
+def test_a_pin_is_never_written_during_a_retention_pass(tmp_path: Path) -> None:
+    """Retention reads the pins and deletes under the pin lock; writing a pin waits for the pass to end, so
+    a reader that then finds its checkpoint still there keeps it until it unpins. Real flock, real threads."""
+    import threading
+
+    from sweep.checkpoint_pins import pins_lock
+
+    checkpoint = _checkpoint(tmp_path, "checkpoint_000000")
+    written = threading.Event()
+    release = threading.Event()
+
+    def reader() -> None:
+        with pin_checkpoints(tmp_path, [checkpoint]):
+            written.set()
+            release.wait(10)
+
+    with pins_lock(tmp_path):  # a retention pass in progress
+        thread = threading.Thread(target=reader)
+        thread.start()
+        assert not written.wait(0.5) and pinned_paths(tmp_path) == set()
+    assert written.wait(5) and pinned_paths(tmp_path) == {checkpoint}
+    release.set()
+    thread.join(5)
+    assert pinned_paths(tmp_path) == set()
