@@ -10,6 +10,7 @@ import pytest
 from analysis.loading import removed_checkpoints
 from sweep.cli import main
 from sweep.study import make_sampler
+from tests.sweep_tests.test_ray_footprint import assert_finished_trials_trimmed
 from trainable.base.jsonl import read_records
 
 REPO = Path(__file__).resolve().parents[2]
@@ -80,6 +81,7 @@ def test_run_synthetic_end_to_end(tmp_path: Path, local_ray: None, capsys: pytes
     removed = removed_checkpoints(out)  # retention: front deleted the dominated ones, and logged each
     assert all(Path(r["checkpoint"]).is_dir() != (r["checkpoint"] in removed) for r in reports if r["checkpoint"])
     assert any(r["checkpoint"] for r in reports)
+    assert_finished_trials_trimmed(out)  # Ray keeps each finished trial's latest checkpoint only
 
     # The same --out again: a new folder, the first one untouched.
     before = (out / "trials.jsonl").read_text()
