@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sweep.results_dir import RAY_DIR
-from sweep.retention import OPTIM_FILE
+from trainable.training.checkpointing import OPTIM_PT
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def disk_usage(results_dir: str | Path) -> DiskUsage:
             continue
         ckpts += 1
         ckpt_bytes += _tree_bytes(ckpt)
-        optim = ckpt / OPTIM_FILE
+        optim = ckpt / OPTIM_PT
         try:
             optim_bytes += optim.stat().st_size
             optims += 1

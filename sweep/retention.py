@@ -48,8 +48,6 @@ from trainable.training.checkpointing import OPTIM_PT
 
 logger = logging.getLogger(__name__)
 
-OPTIM_FILE = OPTIM_PT
-"""The optimizer + scheduler state file of a checkpoint."""
 _NEEDED = object()
 """Marker: the checkpoint may still be what a restored trial resumes from."""
 
@@ -255,7 +253,7 @@ class Retention:
 
     def _remove(self, key: Any, entry: Entry, what: str) -> dict[str, Any] | None:
         path = Path(entry.path)
-        target = path if what == "checkpoint" else path / OPTIM_FILE
+        target = path if what == "checkpoint" else path / OPTIM_PT
         if not path.resolve().is_relative_to(self.results_dir.resolve()):  # a copied folder names the original's
             logger.warning("retention: %s is outside %s: left alone", path, self.results_dir)
             return None

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from analysis.loading import removed_checkpoints
 from sweep.checkpoint_pins import pin_checkpoints, pinned_paths
-from sweep.retention import OPTIM_FILE, Entry, Retention, TrialCheckpoints, own_front, plan
+from sweep.retention import Entry, Retention, TrialCheckpoints, own_front, plan
+from trainable.training.checkpointing import OPTIM_PT as OPTIM_FILE
 
 MODES = ["max", "max"]
 
