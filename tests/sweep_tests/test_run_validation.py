@@ -143,10 +143,9 @@ def test_write_base_is_loadable(tmp_path: Path) -> None:
     assert len(load_glossary(tmp_path / "data" / "glossary.tsv")) == 1
 
 
-def test_resume_runs_the_same_checks_as_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str], empty_hf_cache: Path) -> None:
-    """Data moved after `mtsweep run` wrote the folder: `mtsweep resume` says so in one line (exit 2)
-    before Ray starts, and writes nothing."""
+def _results_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``tmp_path/case/results``: the folder `mtsweep run` writes before Ray starts (its sweep.yaml), for the
+    valid base case (data next to it, cwd = the case folder)."""
     from sweep.config import load_sweep_config
     from sweep.results_dir import write_sweep_yaml
 
@@ -157,7 +156,15 @@ def test_resume_runs_the_same_checks_as_run(tmp_path: Path, monkeypatch: pytest.
     results = case_dir / "results"
     results.mkdir()
     write_sweep_yaml(results, load_sweep_config("sweep.yaml"))
-    (case_dir / "data" / "train.jsonl").unlink()
+    return results
+
+
+def test_resume_runs_the_same_checks_as_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str], empty_hf_cache: Path) -> None:
+    """Data moved after `mtsweep run` wrote the folder: `mtsweep resume` says so in one line (exit 2)
+    before Ray starts, and writes nothing."""
+    results = _results_folder(tmp_path, monkeypatch)
+    (results.parent / "data" / "train.jsonl").unlink()
     before = sorted(p.name for p in results.iterdir())
     ray_was_imported = "ray" in sys.modules
     assert main(["resume", str(results)]) == 2
@@ -173,16 +180,7 @@ def test_resume_refuses_a_moved_or_copied_results_folder(tmp_path: Path, monkeyp
     either folder."""
     import shutil
 
-    from sweep.config import load_sweep_config
-    from sweep.results_dir import write_sweep_yaml
-
-    case_dir = tmp_path / "case"
-    case_dir.mkdir()
-    materialize(Case("base", ()), case_dir)
-    monkeypatch.chdir(case_dir)
-    original = case_dir / "results"
-    original.mkdir()
-    write_sweep_yaml(original, load_sweep_config("sweep.yaml"))
+    original = _results_folder(tmp_path, monkeypatch)
     copy = tmp_path / "elsewhere" / "results"
     shutil.copytree(original, copy)
     before = {p: sorted(q.name for q in p.iterdir()) for p in (original, copy)}
