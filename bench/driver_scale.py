@@ -5,6 +5,7 @@
     python bench/driver_scale.py --trials 300 --at 100 200 300
     python bench/driver_scale.py --keep /tmp/scale        # samples kept in /tmp/scale/driver_samples.csv
     python bench/driver_scale.py --report /tmp/scale --at 100 500 900   # tabulate a run cut short
+    python bench/driver_scale.py --keep /tmp/scale --profile-at 150 900   # + py-spy profiles of the driver
 
 Runs ``mtsweep run sweep/configs/synthetic.yaml`` (SYNTHETIC trainable, ``work_s 0``, reused actors,
 MO-ASHA on, local Ray on 2 CPUs) as a subprocess, samples the driver's resident memory (``VmRSS`` of the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,6 +54,47 @@ def cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _stat_cpu_s(stat_path: Path) -> float:
+    fields = stat_path.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds of the driver's main thread, its other threads by name (same names summed: Ray's native
+    pools) and of every process under it by name (``proc:``; Ray's GCS, raylet, workers, agents)."""
+    out: dict[str, float] = {}
+
+    def add(name: str, seconds: float) -> None:
+        out[name] = out.get(name, 0.0) + seconds
+
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            name = "main thread" if task.name == str(pid) else (task / "comm").read_text().strip()
+            add(name, _stat_cpu_s(task / "stat"))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            children.setdefault(int(stat.read_text().rsplit(")", 1)[1].split()[1]), []).append(int(stat.parent.name))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    todo = list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        todo.extend(children.get(child, []))
+        try:
+            name = Path(f"/proc/{child}/comm").read_text().strip()
+            add(f"proc:{name}", _stat_cpu_s(Path(f"/proc/{child}/stat")))
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return out
+
+
+THREADS_CSV = "driver_threads.csv"
+"""Per-thread CPU of the driver (``trials,thread name,cpu s``) each time another 50 trials have finished."""
+
+
 def count_lines(path: Path) -> int:
     try:
         with path.open("rb") as f:
@@ -68,17 +111,56 @@ SAMPLES_CSV = "driver_samples.csv"
 """Written next to the results (``--keep DIR``) as the run goes: ``--report DIR`` tabulates a run that was cut short."""
 
 
-def sample(proc: subprocess.Popen, trials_file: Path, samples: list[Sample], log: Path | None = None) -> None:
+class Profiler:
+    """py-spy records the driver from trial ``n`` to ``n + window`` for each ``n`` in ``starts``
+    (raw collapsed stacks of the thread holding the GIL: where the driver spends CPU)."""
+
+    def __init__(self, starts: list[int], window: int, out: Path) -> None:
+        self.todo, self.window, self.out = sorted(starts), window, out
+        self.running: tuple[int, subprocess.Popen] | None = None
+
+    def poll(self, pid: int, trials: int) -> None:
+        if self.running and trials >= self.running[0] + self.window:
+            self.running[1].send_signal(signal.SIGINT)
+            self.running[1].wait()
+            self.running = None
+        if self.running is None and self.todo and trials >= self.todo[0]:
+            n = self.todo.pop(0)
+            cmd = ["py-spy", "record", "--pid", str(pid), "--rate", "100", "--gil", "--nonblocking", "--format", "raw",
+                   "--output", str(self.out / f"pyspy_{n}.txt")]  # fmt: skip
+            py_spy = Path(sys.executable).with_name("py-spy")
+            cmd[0] = str(py_spy) if py_spy.exists() else "py-spy"
+            self.running = (n, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def stop(self) -> None:
+        if self.running:
+            self.running[1].send_signal(signal.SIGINT)
+            self.running[1].wait()
+
+
+def sample(
+    proc: subprocess.Popen, trials_file: Path, samples: list[Sample], log: Path | None = None,
+    profiler: Profiler | None = None,
+) -> None:
     """A :data:`Sample` every 0.2 s until the driver exits (also appended to ``log``)."""
     start = time.monotonic()
+    next_threads = 0
     while proc.poll() is None:
         mb, cpu = rss_mb(proc.pid), cpu_s(proc.pid)
         if mb is not None and cpu is not None:
             samples.append((time.monotonic() - start, count_lines(trials_file), mb, cpu))
+            if log is not None and samples[-1][1] >= next_threads and trials_file.parent.is_dir():
+                with log.with_name(THREADS_CSV).open("a") as f:
+                    f.writelines(f"{samples[-1][1]},{name},{t:.2f}\n" for name, t in thread_cpu_s(proc.pid).items())
+                next_threads = samples[-1][1] // 50 * 50 + 50
+            if profiler is not None:
+                profiler.poll(proc.pid, samples[-1][1])
             if log is not None and trials_file.parent.is_dir():
                 with log.open("a") as f:
                     f.write(",".join(f"{v:.3f}" for v in samples[-1]) + "\n")
         time.sleep(0.2)
+    if profiler is not None:
+        profiler.stop()
 
 
 def read_samples(path: Path) -> list[Sample]:
@@ -113,11 +195,19 @@ def main() -> None:
     parser.add_argument("--concurrent", type=int, default=2)
     parser.add_argument("--keep", metavar="DIR", help="results folder to keep (default: a temporary one)")
     parser.add_argument("--report", metavar="DIR", help="only tabulate the samples a --keep run left in DIR")
+    parser.add_argument("--profile-at", type=int, nargs="*", default=[], metavar="N",
+                        help="py-spy the driver over --profile-window trials from each N (needs --keep)")
+    parser.add_argument("--profile-window", type=int, default=60)
+    parser.add_argument("--top", type=int, default=25, help="functions listed per profile")
     args = parser.parse_args()
+    if args.profile_at and not args.keep:
+        parser.error("--profile-at needs --keep DIR (the profiles are written there)")
     if args.report:
         samples = read_samples(Path(args.report) / SAMPLES_CSV)
         print(f"\n{args.report}: {samples[-1][1]} trials finished, {samples[-1][0]:.0f} s sampled")
         table(samples, args)
+        threads(Path(args.report), args)
+        profiles(Path(args.report), args)
         return
 
     with tempfile.TemporaryDirectory(prefix="mtsweep_scale_") as tmp:
@@ -132,7 +222,10 @@ def main() -> None:
         with (Path(tmp) / "driver.log").open("w") as log:
             proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
             samples_csv = out / SAMPLES_CSV if args.keep else None
-            sampler = threading.Thread(target=sample, args=(proc, out / "trials.jsonl", samples, samples_csv), daemon=True)
+            profiler = Profiler(args.profile_at, args.profile_window, out) if args.profile_at else None
+            sampler = threading.Thread(
+                target=sample, args=(proc, out / "trials.jsonl", samples, samples_csv, profiler), daemon=True
+            )
             sampler.start()
             rc = proc.wait()
             sampler.join()
@@ -144,6 +237,56 @@ def main() -> None:
           f"on 2 CPUs: driver exit {rc}, wall {wall:.0f} s (Ray start included), peak driver RSS "
           f"{max(s[2] for s in samples):.0f} MB, driver CPU {samples[-1][3]:.0f} s")
     table(samples, args)
+    if args.keep:
+        threads(Path(args.keep), args)
+        profiles(Path(args.keep), args)
+
+
+def threads(folder: Path, args: argparse.Namespace) -> None:
+    """CPU per trial by driver thread and by process under the driver (ended processes drop out), over
+    the 100 trials before each checkpoint: which part grows."""
+    path = folder / THREADS_CSV
+    if not path.exists():
+        return
+    snaps: dict[int, dict[str, float]] = {}
+    for line in path.read_text().splitlines():
+        trials, rest = line.split(",", 1)
+        name, cpu = rest.rsplit(",", 1)  # a thread name may hold a comma
+        snaps.setdefault(int(trials), {})[name] = float(cpu)
+    counts = sorted(snaps)
+    spans = []
+    for n in args.at:
+        hi = next((c for c in counts if c >= n), counts[-1])
+        lo = next((c for c in reversed(counts) if c <= hi - 100), None)
+        if lo is not None:
+            spans.append((n, lo, hi))
+    if not spans:
+        return
+    names = sorted(set().union(*(snaps[hi] for _, _, hi in spans)), key=lambda k: -snaps[spans[-1][2]].get(k, 0))
+    print("\nCPU s/trial by driver thread / process (trials lo..hi):  " + "  ".join(f"{lo}..{hi}" for _, lo, hi in spans))
+    for name in names[:16]:
+        cells = [(snaps[hi].get(name, 0) - snaps[lo].get(name, 0)) / (hi - lo) for _, lo, hi in spans]
+        print(f"  {name[:28]:28}  " + "  ".join(f"{c:9.4f}" for c in cells))
+
+
+def profiles(folder: Path, args: argparse.Namespace) -> None:
+    """Per py-spy profile: the functions with the most samples (inclusive, each counted once per stack),
+    as samples per trial of the profiled window, so two windows compare directly."""
+    for path in sorted(folder.glob("pyspy_*.txt"), key=lambda p: int(p.stem.split("_")[1])):
+        inclusive: dict[str, int] = {}
+        total = 0
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack:
+                continue
+            n = int(count)
+            total += n
+            for frame in set(stack.split(";")):
+                inclusive[frame] = inclusive.get(frame, 0) + n
+        per = args.profile_window
+        print(f"\n{path.name}: {total} samples at 100 Hz over {per} trials ({total / 100 / per:.3f} s of driver CPU/trial, GIL held)")
+        for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[: args.top]:
+            print(f"  {n / 100 / per:7.4f} s/trial  {frame[:150]}")
 
 
 def table(samples: list[Sample], args: argparse.Namespace) -> None:

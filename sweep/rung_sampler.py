@@ -27,6 +27,11 @@ ONE categorical parameter (each in turn) set to the value the study has tried le
 fully random exploration trial rarely pairs the neglected value with a usable learning rate; here the
 other parameters stay the model's (``bench/search_efficiency.py``, bench/README.md: faster to 80% of
 the best hypervolume and no seed short of 90% on both landscapes).
+
+Long sweeps: the model sees at most :data:`HISTORY` (300) finished trials, the best half by quality and
+the most recent others (:func:`bounded`); a sweep of up to 300 trials is unaffected. TPE's work per ask
+is O(trials it sees): without the bound a 1,000-trial sweep's driver spent ~45 ms more per trial at its
+end than at trial 100 (``bench/driver_scale.py --profile-at``).
 """
 
 from __future__ import annotations
@@ -124,6 +129,38 @@ def _group(
     return [tiers[k] for k in sorted(tiers)], sorted(last, key=lambda t: t.number)
 
 
+HISTORY = 300
+"""The most finished trials TPE's model sees (see :func:`bounded`): TPE's work per ask grows with them."""
+
+
+def bounded(tiers: list[list[tuple[FrozenTrial, tuple[float, ...]]]], last: list[FrozenTrial], lo: Sequence[float],
+            hi: Sequence[float], history: int = HISTORY,
+            keys: dict[int, float] | None = None) -> tuple[list[list[tuple[FrozenTrial, tuple[float, ...]]]], list[FrozenTrial]]:
+    """At most ``history`` of the grouped trials, unchanged when there are not more: the best half by
+    quality (best tiers first; within a tier by the sum of the min-max scaled objectives, the trials
+    TPE's good group is drawn from) and the most recent of the others (what the model has tried lately).
+    TPE's work per ask is O(trials it sees), so a sweep past ``history`` trials keeps a near-constant cost
+    per trial (``bench/driver_scale.py``). ``keys``: the scaled sums by trial number from earlier calls
+    with the same ``lo`` / ``hi`` (filled in here)."""
+    if sum(len(m) for m in tiers) + len(last) <= history:
+        return tiers, last
+    keys = {} if keys is None else keys
+    scale = [1.0 / (h - low) if h > low else 0.0 for low, h in zip(lo, hi, strict=True)]
+    ranked = []
+    for k, members in enumerate(tiers):
+        for t, v in members:
+            key = keys.get(t.number)
+            if key is None:
+                key = keys[t.number] = sum((x - low) * c for x, low, c in zip(v, lo, scale, strict=True))
+            ranked.append((k, key, t.number))
+    ranked.sort()
+    keep = {number for _, _, number in ranked[: history // 2]}
+    rest = sorted([n for _, _, n in ranked[history // 2 :]] + [t.number for t in last], reverse=True)
+    keep.update(rest[: history - len(keep)])
+    kept_tiers = [[(t, v) for t, v in members if t.number in keep] for members in tiers]
+    return [m for m in kept_tiers if m], [t for t in last if t.number in keep]
+
+
 def tiered_values(trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]) -> list[tuple[FrozenTrial, list[float]]]:
     """Each finished trial with a minimisation vector in which every trial of a better tier dominates
     every trial of a worse one (tier k is shifted by k times the span of all vectors), so that
@@ -181,9 +218,12 @@ class ObservedTrials:
         self._seen: dict[int, tuple[FrozenTrial, tuple[Tier | None, tuple[float, ...] | None] | None]] = {}
         self._lo: list[float] = []
         self._hi: list[float] = []
+        self._keys_for: tuple[list[float], list[float]] | None = None
+        self._keys: dict[int, float] = {}
 
     def tiered(self, finished: Sequence[FrozenTrial], directions: Sequence[StudyDirection]) -> list[tuple[FrozenTrial, list[float]]]:
-        """:func:`tiered_values` of ``finished``, with the view copies of the trials in place of them."""
+        """:func:`tiered_values` of ``finished`` (at most :data:`HISTORY` of them, :func:`bounded`), with
+        the view copies of the trials in place of them."""
         signs = _signs(directions)
         observed = []
         for t in finished:
@@ -201,7 +241,9 @@ class ObservedTrials:
                     self._lo = [min(a, b) for a, b in zip(self._lo, vector, strict=True)] if self._lo else list(vector)
                     self._hi = [max(a, b) for a, b in zip(self._hi, vector, strict=True)] if self._hi else list(vector)
             observed.append(entry)
-        tiers, last = _group(observed)
+        if self._keys_for != (self._lo, self._hi):  # the scaled sums :func:`bounded` sorts by
+            self._keys_for, self._keys = (list(self._lo), list(self._hi)), {}
+        tiers, last = bounded(*_group(observed), self._lo, self._hi, keys=self._keys)
         return _shifted(tiers, last, self._lo, self._hi, len(directions))
 
 

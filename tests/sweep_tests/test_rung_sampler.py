@@ -175,3 +175,40 @@ def test_default_sampler_learns_from_pruned_trials_in_a_real_sweep(tmp_path: Pat
     seen = [t.system_attrs[PRUNED_OBSERVED_ATTR] for t in modelled]
     assert min(seen) >= 1 and max(seen) >= 10
     assert all(t.system_attrs[OBSERVED_ATTR] >= t.system_attrs[PRUNED_OBSERVED_ATTR] for t in modelled)
+
+
+def test_past_its_history_the_model_sees_the_best_half_and_the_most_recent_trials() -> None:
+    """``bounded``: unchanged up to ``history`` trials; past it the best tiers (and within a tier the best
+    scaled objective sum) fill half, the most recent of the others the rest; a sampler on a long study
+    records that it saw ``history`` trials."""
+    rng = __import__("random").Random(1)
+    trials = []
+    for i in range(30):  # every 10th trial reached step 300 (the best tier); one diverged (number 29)
+        curve = {"100": [rng.random(), rng.random()], **({"300": [rng.random(), rng.random()]} if i % 10 == 0 else {})}
+        t = create_trial(state=TrialState.PRUNED, params={"x": i / 100}, distributions=X,
+                         user_attrs={CURVE_ATTR: curve, **({"diverged": True} if i == 29 else {})})  # fmt: skip
+        t.number = i
+        trials.append(t)
+    full = tiered_values(trials, MAX2)
+    assert len(full) == 30
+    from sweep.rung_sampler import _group, bounded, observe
+
+    grouped = _group([(t, observe(t, [-1.0, -1.0])) for t in trials])  # minimisation form
+    vectors = [v for members in grouped[0] for _, v in members]
+    lo, hi = [min(c) for c in zip(*vectors, strict=True)], [max(c) for c in zip(*vectors, strict=True)]
+    assert bounded(*grouped, lo, hi, history=30) == grouped
+    tiers, last = bounded(*grouped, lo, hi, history=10)
+    kept = [t.number for members in tiers for t, _ in members] + [t.number for t in last]
+    assert len(kept) == 10
+    assert {0, 10, 20} <= set(kept)  # the step-300 tier is best: all of it kept
+    scaled = sorted((sum((x - a) / (b - a) for x, a, b in zip(v, lo, hi, strict=True)), t.number) for t, v in grouped[0][1])
+    best = {n for _, n in scaled[:2]}  # then the best two at step 100 (3 + 2 = half of 10) ...
+    rest = sorted(set(range(30)) - {0, 10, 20} - best, reverse=True)
+    assert set(kept) == {0, 10, 20} | best | set(rest[:5])  # ... and the 5 most recent others
+
+    study = optuna.create_study(directions=["maximize", "maximize"], sampler=RungTPESampler(seed=0, n_startup_trials=2))
+    study.add_trials([create_trial(state=TrialState.PRUNED, params={"x": i / 400}, distributions=X,
+                                   user_attrs={CURVE_ATTR: {"100": [i / 400, 1 - i / 400]}}) for i in range(320)])  # fmt: skip
+    nxt = study.ask()
+    nxt.suggest_float("x", 0.0, 1.0)
+    assert study._storage.get_trial(nxt._trial_id).system_attrs[OBSERVED_ATTR] == 300  # HISTORY
