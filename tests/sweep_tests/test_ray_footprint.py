@@ -40,6 +40,27 @@ def assert_finished_trials_trimmed(results_dir: Path) -> None:
         assert str(Path(latest.checkpoint.path).resolve()) == checkpoints[trial.trial_id][-1]  # what resume restores
 
 
+def assert_trial_files_moved(results_dir: Path) -> None:
+    """Each trial's ``result.json`` (one line per report), ``params.json`` and ``progress.csv`` are in its
+    folder in the results, and none is left in Ray's driver staging folder (which every snapshot uploads
+    whole). Call while the sweep's Ray session still runs."""
+    import ray
+
+    per_trial = defaultdict(int)
+    for r in read_records(results_dir / "reports.jsonl"):
+        per_trial[r["trial_id"]] += 1
+    folders = [d for d in (results_dir / RAY_DIR).iterdir() if d.is_dir()]
+    assert len(folders) == len(per_trial)
+    for folder in folders:
+        assert (folder / "params.json").is_file() and (folder / "progress.csv").is_file()
+        lines = (folder / "result.json").read_text().splitlines()
+        trial_id = next(tid for tid in per_trial if f"_{tid}_" in folder.name)
+        assert len(lines) == per_trial[trial_id]  # the final report too: uploaded after the trial ended
+    session = Path(ray._private.worker.global_worker.node.get_session_dir_path())
+    staged = {d.name for d in session.glob(f"artifacts/*/{RAY_DIR}/driver_artifacts/*") if d.is_dir()}
+    assert staged.isdisjoint(f.name for f in folders)
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -10,7 +10,7 @@ import pytest
 from analysis.loading import removed_checkpoints
 from sweep.cli import main
 from sweep.study import make_sampler
-from tests.sweep_tests.test_ray_footprint import assert_finished_trials_trimmed
+from tests.sweep_tests.test_ray_footprint import assert_finished_trials_trimmed, assert_trial_files_moved
 from trainable.base.jsonl import read_records
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,6 +82,7 @@ def test_run_synthetic_end_to_end(tmp_path: Path, local_ray: None, capsys: pytes
     assert all(Path(r["checkpoint"]).is_dir() != (r["checkpoint"] in removed) for r in reports if r["checkpoint"])
     assert any(r["checkpoint"] for r in reports)
     assert_finished_trials_trimmed(out)  # Ray keeps each finished trial's latest checkpoint only
+    assert_trial_files_moved(out)
 
     # The same --out again: a new folder, the first one untouched.
     before = (out / "trials.jsonl").read_text()
