@@ -17,6 +17,12 @@ and moves far less than wall time when other jobs share the machine). The growth
 targets: RSS growth first -> last checkpoint <= 60 MB, time per trial at the last within 1.25x of the
 first.
 
+With ``--keep``: the driver's CPU per trial by thread (main thread, Ray's native threads, Python helper
+threads such as Ray's upload thread) and of each Ray process under it, over the 100 trials before each
+checkpoint; ``--profile-at N``: ``py-spy record --gil`` of the driver from trial N to N +
+``--profile-window``, summarised as seconds per trial for the busiest functions (compare two windows to
+see what grows; ``py-spy`` is in the dev extras).
+
 Not a test: timings depend on the machine and its load.
 """
 
