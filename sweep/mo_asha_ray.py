@@ -64,9 +64,14 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
         """Trial-config key holding a trial's own length."""
         self.replayed = 0
         """Rung reports replayed from the log when this object was unpickled (``mtsweep resume``)."""
+        self._added: dict[str, int] = {}  # live trial id -> order added (FIFO without scanning every trial)
+        self._next = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_added": {}, "_next": 0}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"log_path": None, "max_steps_key": "max_steps", "replayed": 0, **state})
+        self.__dict__.update({"log_path": None, "max_steps_key": "max_steps", "replayed": 0, **state, "_added": {}, "_next": 0})
         for name, empty in (("constraints", {}), ("infeasible", {})):  # a core pickled before these existed
             self.core.__dict__.setdefault(name, empty)
         self.restore_from_log()
@@ -89,6 +94,30 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
         """The trial's own length from its config (None: the core's default)."""
         value = config.get(self.max_steps_key)
         return int(value) if is_finite_number(value) else None
+
+    # --- which trial runs next: FIFO, as Ray's, over the live trials only --------------------
+    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+        self._added[trial.trial_id] = self._next
+        self._next += 1
+
+    def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> None:
+        self._added.pop(trial.trial_id, None)
+
+    def on_trial_error(self, tune_controller: Any, trial: Any) -> None:
+        self._added.pop(trial.trial_id, None)
+
+    def on_trial_remove(self, tune_controller: Any, trial: Any) -> None:
+        self._added.pop(trial.trial_id, None)
+
+    def choose_trial_to_run(self, tune_controller: Any) -> Any:
+        """The earliest added PENDING trial, else the earliest PAUSED one, else None: Ray's FIFO choice,
+        which scans every trial of the sweep at every controller step (O(trials) per step)."""
+        live = tune_controller.get_live_trials()
+        for status in ("PENDING", "PAUSED"):
+            waiting = [t for t in live if t.status == status]
+            if waiting:
+                return min(waiting, key=lambda t: self._added.get(t.trial_id, len(self._added)))
+        return None
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         step = result.get(self.core.step_key)

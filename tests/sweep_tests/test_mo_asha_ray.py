@@ -59,3 +59,42 @@ def test_scheduler_stops_trials_at_rungs_in_a_real_tuner(tmp_path):
             assert result.metrics["is_final"] is True
             assert result.metrics["stop_cause"] in ("completed", "nonfinite_loss", "no_good_eval")
     assert sum(len(r) for r in scheduler.core.rungs.values()) >= len(stopped)
+
+
+def test_next_trial_to_run_is_fifo_over_the_live_trials_only():
+    """Ray's FIFO choice (earliest added PENDING, then PAUSED) read from the live trials, not every trial."""
+    import pickle
+
+    from sweep.mo_asha_ray import make_ray_scheduler
+
+    class Trial:
+        def __init__(self, trial_id: str, status: str) -> None:
+            self.trial_id, self.status = trial_id, status
+
+    class Controller:
+        def __init__(self, *live: Trial) -> None:
+            self.live = set(live)
+
+        def get_live_trials(self) -> set[Trial]:
+            return self.live
+
+        def get_trials(self) -> list[Trial]:
+            raise AssertionError("scanned every trial")
+
+    scheduler = make_ray_scheduler(["comet", "term_acc"], ["max", "max"], grace_steps=10, reduction_factor=3, max_steps=90)
+    a, b, c, d = Trial("a", "RUNNING"), Trial("b", "PENDING"), Trial("c", "PENDING"), Trial("d", "PAUSED")
+    for t in (a, b, c, d):
+        scheduler.on_trial_add(None, t)
+    assert scheduler.choose_trial_to_run(Controller(d, c, b, a)) is b
+    b.status = "RUNNING"
+    assert scheduler.choose_trial_to_run(Controller(d, c, b, a)) is c
+    c.status = "PAUSED"
+    assert scheduler.choose_trial_to_run(Controller(d, c, b, a)) is c  # PAUSED: earliest added first
+    c.status = "TERMINATED"
+    scheduler.on_trial_complete(None, c, {})
+    assert scheduler.choose_trial_to_run(Controller(d, b, a)) is d
+    d.status = "RUNNING"
+    assert scheduler.choose_trial_to_run(Controller(d, b, a)) is None
+    restored = pickle.loads(pickle.dumps(scheduler))  # a resumed sweep re-adds its trials
+    e = Trial("e", "PENDING")
+    assert restored.choose_trial_to_run(Controller(a, e)) is e
