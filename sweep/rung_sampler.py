@@ -135,13 +135,13 @@ HISTORY = 300
 
 def bounded(tiers: list[list[tuple[FrozenTrial, tuple[float, ...]]]], last: list[FrozenTrial], lo: Sequence[float],
             hi: Sequence[float], history: int = HISTORY,
-            keys: dict[int, float] | None = None) -> tuple[list[list[tuple[FrozenTrial, tuple[float, ...]]]], list[FrozenTrial]]:
+            keys: dict[tuple[float, ...], float] | None = None) -> tuple[list[list[tuple[FrozenTrial, tuple[float, ...]]]], list[FrozenTrial]]:
     """At most ``history`` of the grouped trials, unchanged when there are not more: the best half by
     quality (best tiers first; within a tier by the sum of the min-max scaled objectives, the trials
     TPE's good group is drawn from) and the most recent of the others (what the model has tried lately).
     TPE's work per ask is O(trials it sees), so a sweep past ``history`` trials keeps a near-constant cost
-    per trial (``bench/driver_scale.py``). ``keys``: the scaled sums by trial number from earlier calls
-    with the same ``lo`` / ``hi`` (filled in here)."""
+    per trial (``bench/driver_scale.py``). ``keys``: the scaled sums by objective vector from earlier
+    calls with the same ``lo`` / ``hi`` (filled in here)."""
     if sum(len(m) for m in tiers) + len(last) <= history:
         return tiers, last
     keys = {} if keys is None else keys
@@ -149,9 +149,9 @@ def bounded(tiers: list[list[tuple[FrozenTrial, tuple[float, ...]]]], last: list
     ranked = []
     for k, members in enumerate(tiers):
         for t, v in members:
-            key = keys.get(t.number)
+            key = keys.get(v)
             if key is None:
-                key = keys[t.number] = sum((x - low) * c for x, low, c in zip(v, lo, scale, strict=True))
+                key = keys[v] = sum((x - low) * c for x, low, c in zip(v, lo, scale, strict=True))
             ranked.append((k, key, t.number))
     ranked.sort()
     keep = {number for _, _, number in ranked[: history // 2]}
@@ -219,7 +219,7 @@ class ObservedTrials:
         self._lo: list[float] = []
         self._hi: list[float] = []
         self._keys_for: tuple[list[float], list[float]] | None = None
-        self._keys: dict[int, float] = {}
+        self._keys: dict[tuple[float, ...], float] = {}
 
     def tiered(self, finished: Sequence[FrozenTrial], directions: Sequence[StudyDirection]) -> list[tuple[FrozenTrial, list[float]]]:
         """:func:`tiered_values` of ``finished`` (at most :data:`HISTORY` of them, :func:`bounded`), with
