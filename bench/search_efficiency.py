@@ -12,9 +12,10 @@ Two modes, same table:
   SQLite storage) on the synthetic trainable with ``work_s: 0``, max_concurrent 2, reused actors; the
   curve is read back from its ``reports.jsonl``. Finished sweeps in ``--out`` are reused, so an
   interrupted grid continues where it stopped.
-- default (simulated, fast): no Ray, trials one after another through the same Optuna samplers
-  (``sweep.study.make_sampler``), the same MO-ASHA core and the same study records (PRUNED trials,
-  ``objective_curve`` user attrs).
+- default (simulated, fast): no Ray; the same Optuna samplers (``sweep.study.make_sampler``), the same
+  MO-ASHA core and the same study records (PRUNED trials, ``objective_curve`` user attrs), with 2 trials
+  in flight as in the real grid (an event loop, time ~ steps; ``--concurrency 1``: one after another, the
+  simulated mode before 2026-11-30 round 4, whose sampler ranking disagreed with the real path).
 
 A trial costs the optimizer steps it ran (a diverged one: the steps up to its NaN); every eval report is
 an observed (comet, term_acc) point; hypervolume reference comet 0.70, term_acc 0.18. "Best known" =
@@ -34,7 +35,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -118,9 +119,18 @@ class Run:
 
 
 # --- simulated backend -----------------------------------------------------------------------
+CONCURRENCY = 2
+"""Trials in flight at once, in both modes (the real grid's ``max_concurrent``): the sampler proposes a
+trial before the one started just before it has finished, as in a real sweep."""
+
+
 def simulate(landscape: Landscape, method: str, seed: int, *, trials: int, eval_every: int, max_steps: int,
-             eta: float) -> Run:  # fmt: skip
-    """``trials`` trials one after another through Optuna and (maybe) MO-ASHA, recorded as the sweep does."""
+             eta: float, concurrency: int = CONCURRENCY) -> Run:  # fmt: skip
+    """``trials`` trials through Optuna and (maybe) MO-ASHA, recorded as the sweep does, ``concurrency`` at
+    a time: an event loop in which a trial's next report comes ``eval_every`` time units after its last
+    (time ~ steps) and a finished trial's slot asks the sampler for the next one."""
+    import heapq
+
     import optuna
     from optuna.trial import TrialState
 
@@ -134,33 +144,62 @@ def simulate(landscape: Landscape, method: str, seed: int, *, trials: int, eval_
     scheduler = MOASHA(list(OBJECTIVES), ["max", "max"], grace_steps=eval_every, reduction_factor=eta,
                        max_steps=max_steps) if moasha else None  # fmt: skip
     run = Run()
-    for _ in range(trials):
+    events: list[tuple[float, int, _SimTrial]] = []  # (time of the next report, start order, trial)
+
+    def start(now: float) -> None:
         trial = study.ask()
         constants = space.define_by_run(trial) or {}  # asks Optuna for the params first
         params = {**trial.params, **constants, "seed": 0}
-        div = landscape.divergence(params)
-        start, last, curve, state = run.steps, None, {}, TrialState.COMPLETE
-        for step in range(eval_every, max_steps + 1, eval_every):
-            if div is not None and div <= step:
-                run.observe(start + div, {})
-                break
-            metrics = landscape.metrics(params, step)
-            run.observe(start + step, metrics)
-            last = [metrics[k] for k in OBJECTIVES]
-            curve[str(step)] = last
-            study._storage.set_trial_user_attr(trial._trial_id, CURVE_ATTR, dict(curve))
-            if scheduler is not None and scheduler.on_result(str(trial.number), step, metrics) is Decision.STOP:
-                state = TrialState.PRUNED
-                break
-        if div is not None:
-            study._storage.set_trial_user_attr(trial._trial_id, "diverged", True)
-        if last is None:
-            study.tell(trial, state=TrialState.FAIL)
-        elif state == TrialState.PRUNED:
-            study.tell(trial, state=TrialState.PRUNED)
+        heapq.heappush(events, (now + eval_every, trial.number, _SimTrial(trial, params, landscape.divergence(params))))
+
+    asked = min(concurrency, trials)
+    for _ in range(asked):
+        start(0.0)
+    while events:
+        now, order, t = heapq.heappop(events)
+        step = t.step + eval_every
+        state: TrialState | None = None
+        if t.div is not None and t.div <= step:
+            run.observe(run.steps + t.div - t.step, {})
+            state = TrialState.COMPLETE
         else:
-            study.tell(trial, last)
+            metrics = landscape.metrics(t.params, step)
+            run.observe(run.steps + step - t.step, metrics)
+            t.last = [metrics[k] for k in OBJECTIVES]
+            t.curve[str(step)] = t.last
+            study._storage.set_trial_user_attr(t.trial._trial_id, CURVE_ATTR, dict(t.curve))
+            if scheduler is not None and scheduler.on_result(str(t.trial.number), step, metrics) is Decision.STOP:
+                state = TrialState.PRUNED
+            elif step >= max_steps:
+                state = TrialState.COMPLETE
+        t.step = step
+        if state is None:
+            heapq.heappush(events, (now + eval_every, order, t))
+            continue
+        if t.div is not None:
+            study._storage.set_trial_user_attr(t.trial._trial_id, "diverged", True)
+        if t.last is None:
+            study.tell(t.trial, state=TrialState.FAIL)
+        elif state == TrialState.PRUNED:
+            study.tell(t.trial, state=TrialState.PRUNED)
+        else:
+            study.tell(t.trial, t.last)
+        if asked < trials:
+            asked += 1
+            start(now)
     return run
+
+
+@dataclass
+class _SimTrial:
+    """A simulated trial in flight: its Optuna trial, params, divergence step and what it reported."""
+
+    trial: Any
+    params: dict[str, Any]
+    div: int | None
+    step: int = 0
+    last: list[float] | None = None
+    curve: dict[str, list[float]] = field(default_factory=dict)
 
 
 # --- real backend ----------------------------------------------------------------------------
@@ -194,7 +233,7 @@ def real_sweep(out: Path, landscape: str, method: str, seed: int, *, trials: int
     sets = [f"num_trials={trials}", f"sampler={sampler}", f"seed={seed}", f"scheduler.mo_asha={str(moasha).lower()}",
             f"scheduler.reduction_factor={eta}", f"trainable={LANDSCAPES[landscape].trainable}",
             f"trial.max_steps={max_steps}", f"trial.eval_every={eval_every}", "trial.work_s=0",
-            "max_concurrent=2", "reuse_actors=true"]  # fmt: skip
+            f"max_concurrent={CONCURRENCY}", "reuse_actors=true"]  # fmt: skip
     argv = ["run", str(REPO / "sweep/configs/synthetic.yaml"), "--out", str(folder), "--live-every", "100000",
             *[a for s in sets for a in ("--set", s)]]  # fmt: skip
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -266,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=400)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--eta", type=float, default=3)
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY,
+                        help=f"simulated mode: trials in flight at once (the real grid runs {CONCURRENCY})")
     parser.add_argument("--also", nargs="+", default=[], metavar="LABEL=DIR",
                         help="--real: also tabulate finished sweeps DIR/seed<N> under LABEL, DIR may hold {landscape} "
                              "(e.g. an earlier default: 'rung_tpe@old=/tmp/old/{landscape}/default'); they count "
@@ -280,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     opts = dict(trials=args.trials, eval_every=args.eval_every, max_steps=args.max_steps, eta=args.eta)
     mode = "REAL (mtsweep run: Ray Tune, OptunaSearch + recording, MO-ASHA, SQLite)" if args.real else "SIMULATED"
+    if not args.real:
+        mode += f" ({args.concurrency} trials in flight)"
     print(f"{mode}; {args.trials} trials per sweep, max_steps {args.max_steps}, eval every {args.eval_every}, "
           f"eta {args.eta}, seeds 0..{args.seeds - 1}; HV ref comet {-REF[0]}, term_acc {-REF[1]}")  # fmt: skip
     methods = [m for m in args.methods if not (args.real and m == f"{default_sampler()}+moasha" and "default" in args.methods)]
@@ -308,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
                 folders = [args.out / name / method / f"seed{s}" for s in range(args.seeds)]
                 runs[method] = [run_from_reports(f) for f in folders if finished(f, args.trials)]
             else:
-                runs[method] = [simulate(LANDSCAPES[name], method, s, **opts) for s in range(args.seeds)]
+                runs[method] = [simulate(LANDSCAPES[name], method, s, **opts, concurrency=args.concurrency)
+                                for s in range(args.seeds)]
         for label, pattern in also if args.real else []:
             folders = [Path(pattern.format(landscape=name)) / f"seed{s}" for s in range(args.seeds)]
             runs[label] = [run_from_reports(f) for f in folders if finished(f, args.trials)]
