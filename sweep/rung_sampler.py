@@ -84,6 +84,9 @@ def _violation(trial: FrozenTrial) -> float:
 
 Tier = tuple[float, int]
 """(constraint violation, -highest step with finite objectives): smaller is better."""
+FRONT_TIER: Tier = (-1.0, 0)
+"""The tier of the trials that reported a point of the observed front (:class:`ObservedFront`): ahead
+of every rung tier."""
 
 
 def observe(trial: FrozenTrial, signs: Sequence[float]) -> tuple[Tier | None, tuple[float, ...] | None] | None:
@@ -99,30 +102,69 @@ def observe(trial: FrozenTrial, signs: Sequence[float]) -> tuple[Tier | None, tu
     return (_violation(trial), -step), tuple(s * v for s, v in zip(signs, curve[step], strict=True))
 
 
+def reported_points(trial: FrozenTrial, signs: Sequence[float]) -> list[tuple[int, tuple[float, ...]]]:
+    """(step, objective vector in minimisation form) of every eval a feasible, finished, not diverged
+    trial reported (its candidates for the observed front); none for any other trial."""
+    seen = observe(trial, signs)
+    if seen is None or seen[0] is None or seen[0][0] > 0:
+        return []
+    return [(step, tuple(s * v for s, v in zip(signs, values, strict=True)))
+            for step, values in sorted(objective_curve(trial).items())]  # fmt: skip
+
+
+class ObservedFront:
+    """The non-dominated set of every point the finished feasible trials reported (each eval of each
+    trial, pruned ones included: what a sweep's Pareto front is made of), kept as trials finish, with
+    the trial that reported each point."""
+
+    def __init__(self) -> None:
+        self._points: list[tuple[tuple[float, ...], int, int]] = []  # (vector, trial number, step)
+
+    def add(self, number: int, points: Sequence[tuple[int, tuple[float, ...]]]) -> None:
+        for step, v in points:
+            if any(all(a <= b for a, b in zip(p, v, strict=True)) for p, _, _ in self._points):
+                continue  # dominated by (or equal to) a point already there
+            self._points = [q for q in self._points if not all(a <= b for a, b in zip(v, q[0], strict=True))]
+            self._points.append((v, number, step))
+
+    def with_points(self, number: int, points: Sequence[tuple[int, tuple[float, ...]]]) -> ObservedFront:
+        """A copy with ``points`` (of a trial still running) added."""
+        front = ObservedFront()
+        front._points = list(self._points)
+        front.add(number, points)
+        return front
+
+    def owners(self) -> dict[int, tuple[float, ...]]:
+        """Trial number -> its point on the front (of its points there, the one with the smallest sum)."""
+        best: dict[int, tuple[float, ...]] = {}
+        for v, number, _ in self._points:
+            if number not in best or sum(v) < sum(best[number]):
+                best[number] = v
+        return best
+
+
 def _signs(directions: Sequence[StudyDirection]) -> list[float]:
     return [-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in directions]
 
 
-def quality_tiers(
-    trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]
-) -> tuple[list[list[tuple[FrozenTrial, tuple[float, ...]]]], list[FrozenTrial]]:
-    """Finished trials grouped in tiers, best tier first: (constraint violation, -reached step), each
-    trial with its objective vector (minimisation form) at the step it reached; and the diverged/failed
-    trials (worst of all). Trials that errored (``stop_cause == "error"``) are left out."""
-    signs = _signs(directions)
-    return _group([(t, observe(t, signs)) for t in trials])
-
-
 def _group(
     observed: Sequence[tuple[FrozenTrial, tuple[Tier | None, tuple[float, ...] | None] | None]],
+    front: dict[int, tuple[float, ...]] | None = None,
 ) -> tuple[list[list[tuple[FrozenTrial, tuple[float, ...]]]], list[FrozenTrial]]:
+    """Finished trials grouped in tiers, best tier first: the trials that reported a point of the
+    observed front (``front``: trial number -> that point; none: rung tiers only), then (constraint violation, -reached step),
+    each trial with its objective vector (minimisation form); and the diverged/failed trials (worst of
+    all). Trials that errored (``stop_cause == "error"``, seen None) are left out."""
     tiers: dict[Tier, list[tuple[FrozenTrial, tuple[float, ...]]]] = {}
     last: list[FrozenTrial] = []
+    front = front or {}
     for t, seen in observed:
         if seen is None:
             continue
         tier, vector = seen
-        if tier is None or vector is None:
+        if t.number in front:
+            tiers.setdefault(FRONT_TIER, []).append((t, front[t.number]))
+        elif tier is None or vector is None:
             last.append(t)
         else:
             tiers.setdefault(tier, []).append((t, vector))
@@ -162,20 +204,17 @@ def bounded(tiers: list[list[tuple[FrozenTrial, tuple[float, ...]]]], last: list
 
 
 def tiered_values(trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]) -> list[tuple[FrozenTrial, list[float]]]:
-    """Each finished trial with a minimisation vector in which every trial of a better tier dominates
-    every trial of a worse one (tier k is shifted by k times the span of all vectors), so that
-    multi-objective TPE's non-dominated split sees the tiers in order and the front within each."""
-    tiers, last = quality_tiers(trials, directions)
-    vectors = [v for members in tiers for _, v in members]
-    lo = [min(col) for col in zip(*vectors, strict=True)] if vectors else []
-    hi = [max(col) for col in zip(*vectors, strict=True)] if vectors else []
-    return _shifted(tiers, last, lo, hi, len(directions))
+    """Each finished trial (of one study) with a minimisation vector in which every trial of a better
+    tier dominates every trial of a worse one (tier k is shifted by k times the span of all vectors), so
+    that multi-objective TPE's non-dominated split sees the tiers in order and the front within each."""
+    by_number = {t.number: t for t in trials}
+    return [(by_number[v.number], values) for v, values in ObservedTrials().tiered(trials, directions)]
 
 
 def _shifted(tiers: list[list[tuple[FrozenTrial, tuple[float, ...]]]], last: list[FrozenTrial], lo: Sequence[float],
              hi: Sequence[float], n_objectives: int) -> list[tuple[FrozenTrial, list[float]]]:
     """:func:`tiered_values` from grouped tiers and the per-objective min (``lo``) / max (``hi``) of every
-    tiered vector."""
+    vector a trial reported."""
     if not tiers:
         return [(t, [0.0] * n_objectives) for t in last]
     span = 1.0 + max(h - low for h, low in zip(hi, lo, strict=True))
@@ -210,57 +249,82 @@ class _QualityView:
 
 
 class ObservedTrials:
-    """The finished trials of one study as :func:`quality_view` shows them, each read once: a finished
-    trial never changes, so its tier, vector and view copy are kept and each ask only adds the trials
-    finished since (an ask stays O(trials) in cheap arithmetic, not in parsing every trial's curve)."""
+    """The finished trials of one study (keyed by number) as :func:`quality_view` shows them, each read once: a finished
+    trial never changes, so its tier, vector, reported points and view copy are kept and each ask only
+    adds the trials finished since (an ask stays O(trials) in cheap arithmetic, not in parsing every
+    trial's curve)."""
 
-    def __init__(self) -> None:
+    def __init__(self, front_tier: bool = True) -> None:
         self._seen: dict[int, tuple[FrozenTrial, tuple[Tier | None, tuple[float, ...] | None] | None]] = {}
+        self._front = ObservedFront()
+        self._front_tier = front_tier  # False: rung tiers only (the sampler before 2026-11-30 round 4)
         self._lo: list[float] = []
         self._hi: list[float] = []
         self._keys_for: tuple[list[float], list[float]] | None = None
         self._keys: dict[tuple[float, ...], float] = {}
 
-    def tiered(self, finished: Sequence[FrozenTrial], directions: Sequence[StudyDirection]) -> list[tuple[FrozenTrial, list[float]]]:
-        """:func:`tiered_values` of ``finished`` (at most :data:`HISTORY` of them, :func:`bounded`), with
-        the view copies of the trials in place of them."""
+    def tiered(self, finished: Sequence[FrozenTrial], directions: Sequence[StudyDirection],
+               in_flight: Sequence[FrozenTrial] = ()) -> list[tuple[FrozenTrial, list[float]]]:  # fmt: skip
+        """:func:`tiered_values` of ``finished`` and of the ``in_flight`` trials (running, at the step
+        they reported last; read again at every ask), at most :data:`HISTORY` of them (:func:`bounded`),
+        with view copies in place of the trials."""
         signs = _signs(directions)
         observed = []
+        front = self._front
+        for t in in_flight:
+            view = copy.copy(t)
+            view.state = TrialState.COMPLETE
+            view._system_attrs = {}  # no constraints yet (evaluated when the trial finishes)
+            points = reported_points(t, signs)
+            front = front.with_points(t.number, points)
+            self._widen([v for _, v in points])
+            observed.append((view, observe(t, signs)))
         for t in finished:
-            entry = self._seen.get(t._trial_id)
+            entry = self._seen.get(t.number)
             if entry is None:
                 view = copy.copy(t)
                 view.state = TrialState.COMPLETE
                 # TPE reads a finished trial's constraints from its system attrs at every ask, scanning
                 # all of them (relative params, sampler notes): the copy keeps only the constraints.
                 view._system_attrs = {k: v for k, v in t.system_attrs.items() if k == CONSTRAINTS_KEY or k.startswith(CONSTRAINTS_ATTR_PREFIX)}
-                entry = self._seen[t._trial_id] = (view, observe(t, signs))
+                entry = self._seen[t.number] = (view, observe(t, signs))
+                points = reported_points(t, signs)
+                self._front.add(t.number, points)
                 seen = entry[1]
-                if seen is not None and seen[1] is not None:
-                    vector = seen[1]
-                    self._lo = [min(a, b) for a, b in zip(self._lo, vector, strict=True)] if self._lo else list(vector)
-                    self._hi = [max(a, b) for a, b in zip(self._hi, vector, strict=True)] if self._hi else list(vector)
+                self._widen([v for _, v in points] + ([seen[1]] if seen is not None and seen[1] is not None else []))
             observed.append(entry)
         if self._keys_for != (self._lo, self._hi):  # the scaled sums :func:`bounded` sorts by
             self._keys_for, self._keys = (list(self._lo), list(self._hi)), {}
-        tiers, last = bounded(*_group(observed), self._lo, self._hi, keys=self._keys)
+        owners = front.owners() if self._front_tier else {}
+        tiers, last = bounded(*_group(observed, owners), self._lo, self._hi, keys=self._keys)
         return _shifted(tiers, last, self._lo, self._hi, len(directions))
 
+    def _widen(self, vectors: Sequence[tuple[float, ...]]) -> None:
+        """Widen the per-objective min / max (what the tiers are shifted by) to ``vectors``."""
+        for vector in vectors:
+            self._lo = [min(a, b) for a, b in zip(self._lo, vector, strict=True)] if self._lo else list(vector)
+            self._hi = [max(a, b) for a, b in zip(self._hi, vector, strict=True)] if self._hi else list(vector)
 
-def quality_view(study: Study, observed: ObservedTrials | None = None) -> tuple[_QualityView, int, int]:
+
+def quality_view(study: Study, observed: ObservedTrials | None = None,
+                 in_flight: bool = True) -> tuple[_QualityView, int, int]:  # fmt: skip
     """(view, trials observed, PRUNED trials among them): every finished trial COMPLETE with its
-    :func:`tiered_values` (minimised), running trials as they are. ``observed``: the trials read at
-    earlier asks of the same study (a sampler keeps one)."""
+    :func:`tiered_values` (minimised); with ``in_flight``, so is every running trial that has reported
+    (at the step it reached so far); the other running trials as they are (TPE's constant liar).
+    ``observed``: the trials read at earlier asks of the same study (a sampler keeps one)."""
     trials = study._get_trials(deepcopy=False, use_cache=False)
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
     states = {t._trial_id: t.state for t in finished}
-    valued = (observed or ObservedTrials()).tiered(finished, study.directions)
+    running = [t for t in trials if t.state == TrialState.RUNNING]
+    reporting = [t for t in running if in_flight and t.user_attrs.get(CURVE_ATTR)]
+    valued = (observed or ObservedTrials()).tiered(finished, study.directions, reporting)
     view_trials: list[FrozenTrial] = []
     for v, values in valued:
         v._values = values
         view_trials.append(v)
-    view_trials += [t for t in trials if t.state == TrialState.RUNNING]
-    pruned = sum(states[v._trial_id] == TrialState.PRUNED for v, _ in valued)
+    reported = {t.number for t in reporting}
+    view_trials += [t for t in running if t.number not in reported]
+    pruned = sum(states.get(v._trial_id) == TrialState.PRUNED for v, _ in valued)
     return _QualityView(study, view_trials, [StudyDirection.MINIMIZE] * len(study.directions)), len(valued), pruned
 
 
@@ -293,9 +357,13 @@ class RungTPESampler(BaseSampler):
         gamma: float = 0.15,
         n_ei_candidates: int = 8,
         explore_every: int = 4,
+        front_tier: bool = True,
+        in_flight: bool = True,
         constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
     ) -> None:
         self._explore_every = explore_every
+        self._front_tier = front_tier
+        self._in_flight = in_flight
         self._constraints_func = constraints_func
         self._n_startup_trials = n_startup_trials
         with warnings.catch_warnings():
@@ -316,7 +384,8 @@ class RungTPESampler(BaseSampler):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # a sampler pickled before the cache / stratified exploration existed
-        self.__dict__.update({"_observed": None, "_random_trial": None, "_rng": random.Random(), **state})
+        self.__dict__.update({"_observed": None, "_random_trial": None, "_rng": random.Random(), "_front_tier": False,
+                              "_in_flight": False, **state})  # fmt: skip
 
     def reseed_rng(self) -> None:
         self._tpe.reseed_rng()
@@ -326,8 +395,8 @@ class RungTPESampler(BaseSampler):
         """One view per sampled trial (built at its first question, reused for its other params)."""
         if self._view_for is None or self._view_for[0] != trial._trial_id:
             if self._observed is None or self._observed[0] != study._study_id:
-                self._observed = (study._study_id, ObservedTrials())
-            view, observed, pruned = quality_view(study, self._observed[1])
+                self._observed = (study._study_id, ObservedTrials(self._front_tier))
+            view, observed, pruned = quality_view(study, self._observed[1], self._in_flight)
             self._view_for = (trial._trial_id, view)
             storage = study._storage
             storage.set_trial_system_attr(trial._trial_id, OBSERVED_ATTR, observed)

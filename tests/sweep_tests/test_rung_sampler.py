@@ -45,20 +45,22 @@ def _better(trials: list[optuna.trial.FrozenTrial]) -> set[tuple[int, int]]:
     return {(a, b) for a, va in valued for b, vb in valued if dominates(va, vb)}
 
 
-def test_tiers_rank_by_rung_reached_then_front_with_diverged_last() -> None:
+def test_tiers_rank_front_reporters_first_then_by_rung_reached_with_diverged_last() -> None:
+    """Trials that reported a point of the observed front (any eval, pruned ones included) come first;
+    the others rank by the rung they reached, then by their front there; diverged/failed last."""
     trials = [
-        _trial(0, TrialState.PRUNED, {"100": [0.90, 0.90]}),  # best at rung 100, but stopped there
-        _trial(1, TrialState.COMPLETE, {"100": [0.1, 0.1], "300": [0.5, 0.2]}),
-        _trial(2, TrialState.COMPLETE, {"100": [0.1, 0.1], "300": [0.2, 0.5]}),
+        _trial(0, TrialState.PRUNED, {"100": [0.90, 0.30]}),  # stopped at rung 100, but on the front
+        _trial(1, TrialState.COMPLETE, {"100": [0.1, 0.1], "300": [0.5, 0.2]}),  # dominated by #0's point
+        _trial(2, TrialState.COMPLETE, {"100": [0.1, 0.1], "300": [0.2, 0.5]}),  # on the front
         _trial(3, TrialState.COMPLETE, {"100": [0.1, 0.1], "300": [0.1, 0.1]}),  # dominated at 300
-        _trial(4, TrialState.PRUNED, {"100": [0.3, 0.3]}),
-        _trial(5, TrialState.COMPLETE, {"100": [0.99, 0.99]}, diverged=True),
+        _trial(4, TrialState.PRUNED, {"100": [0.3, 0.3]}),  # better than #3 at 100, but stopped there
+        _trial(5, TrialState.COMPLETE, {"100": [0.99, 0.99]}, diverged=True),  # a diverged trial's points: no front
         _trial(6, TrialState.FAIL, {}),
     ]
     better = _better(trials)
-    # Further through the rungs beats better-at-a-lower-rung; within a tier the front decides.
-    assert {(1, 0), (2, 0), (3, 0), (0, 4), (1, 3), (2, 3)} <= better
-    assert (1, 2) not in better and (2, 1) not in better
+    assert {(a, b) for a in (0, 2) for b in (1, 3, 4)} <= better  # front reporters first
+    assert (0, 2) not in better and (2, 0) not in better  # and spread along the front
+    assert {(1, 4), (3, 4), (1, 3)} <= better  # further through the rungs, then the front there
     assert all((a, b) in better for a in range(5) for b in (5, 6))  # diverged / failed: last
     assert (5, 6) not in better and (6, 5) not in better
 
@@ -212,3 +214,25 @@ def test_past_its_history_the_model_sees_the_best_half_and_the_most_recent_trial
     nxt = study.ask()
     nxt.suggest_float("x", 0.0, 1.0)
     assert study._storage.get_trial(nxt._trial_id).system_attrs[OBSERVED_ATTR] == 300  # HISTORY
+
+
+def test_a_running_trial_that_reported_is_observed_at_its_step_not_as_a_liar() -> None:
+    """With 2 trials in flight the other one is most often a long, promising trial (pruned ones end
+    early): it is observed at the step it reached so far (here on the front, so among the best), not
+    counted as a bad trial the way TPE's constant liar counts a running trial. A running trial with no
+    report yet stays RUNNING (the liar)."""
+    study = optuna.create_study(directions=["maximize", "maximize"])
+    for i, curve in enumerate([{"100": [0.2, 0.2]}, {"100": [0.3, 0.1]}]):
+        study.add_trial(create_trial(state=TrialState.PRUNED, params={"x": i / 10}, distributions=X,
+                                     user_attrs={CURVE_ATTR: curve}))  # fmt: skip
+    reporting, silent = study.ask(), study.ask()
+    for trial in (reporting, silent):
+        trial.suggest_float("x", 0.0, 1.0)
+    study._storage.set_trial_user_attr(reporting._trial_id, CURVE_ATTR, {"100": [0.5, 0.5], "200": [0.6, 0.6]})
+    view, observed, pruned = quality_view(study)
+    by_number = {t.number: t for t in view.get_trials()}
+    assert (observed, pruned) == (3, 2) and by_number[3].state == TrialState.RUNNING
+    assert by_number[2].state == TrialState.COMPLETE
+    assert all(dominates(by_number[2].values, by_number[k].values) for k in (0, 1))
+    view, observed, _ = quality_view(study, in_flight=False)
+    assert observed == 2 and {t.number: t.state for t in view.get_trials()}[2] == TrialState.RUNNING
