@@ -6,15 +6,24 @@ after every complete one, so when MO-ASHA prunes most trials neither learns much
 never leaves generation 0). This sampler hands Optuna's TPE a read-only view of the study in which
 every finished trial is COMPLETE with a "tiered" objective vector built the way MO-ASHA ranks trials:
 
-1. tiers, best first: feasible before infeasible (Optuna constraints, ``<= 0`` feasible), then the
+1. tiers, best first: the trials that reported a point of the observed front (the non-dominated set of
+   every eval report of every feasible, not diverged trial, pruned ones included: what the sweep's
+   Pareto front is made of; :class:`ObservedFront`), each with that point (of several, the one with the
+   smallest sum); then feasible before infeasible (Optuna constraints, ``<= 0`` feasible), then the
    highest step at which the trial reported finite objectives (further through the rungs = better);
    diverged trials (``diverged`` user attr, or FAIL with no good eval) form the last tier;
 2. within a tier, the trial's objective vector at that step; tiers are shifted so that every trial of a
    better tier dominates every trial of a worse one.
 
 TPE's non-dominated split (hypervolume subset selection within the last front it needs) then takes
-the good trials from the best tiers and spreads them along the front there. The study itself is
-untouched: a pruned trial stays PRUNED.
+the good trials from the best tiers and spreads them along the front there. Ranking by rung alone put a
+trial that completed early (few rung peers) ahead of one pruned at a later rung whose report is on the
+front. Running trials that have reported are in the view too, at the step they reached so far (read
+again at every ask); only those without a report are left to TPE's constant liar, which counts a
+running trial as a bad one. With 2 trials in flight the other one is most often a long, promising
+trial (pruned ones end early), so the liar steered the next proposal away from the best region
+(``bench/search_efficiency.py``, bench/README.md round 4). The study itself is untouched: a pruned
+trial stays PRUNED.
 
 What it reads is in the study, so a resumed sweep learns the same: the recorder
 (``sweep/recorder.py``) writes each trial's objective vector per eval step into the user attr
@@ -345,8 +354,11 @@ class RungTPESampler(BaseSampler):
     ordered trials TPE treats as good; TPE picks the best of ``n_ei_candidates`` draws (few: less
     greedy); every ``explore_every``-th trial explores (0: never): TPE's proposal with one categorical
     parameter, each in turn, set to its least-tried value (a search space without categoricals: a
-    random trial). Defaults chosen by ``bench/search_efficiency.py`` on two landscapes. ``constraints_func`` follows Optuna's convention (a sequence of
-    floats per trial, ``<= 0`` feasible), evaluated when a trial finishes, PRUNED ones included.
+    random trial). ``front_tier``: the trials that reported a point of the observed front rank first;
+    ``in_flight``: running trials that have reported are observed at their step (both False: the
+    sampler before 2026-11-30 round 4). Defaults chosen by ``bench/search_efficiency.py`` on two
+    landscapes. ``constraints_func`` follows Optuna's convention (a sequence of floats per trial, ``<= 0``
+    feasible), evaluated when a trial finishes, PRUNED ones included.
     """
 
     def __init__(
