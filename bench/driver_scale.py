@@ -54,13 +54,13 @@ def rss_mb(pid: int) -> float | None:
 def cpu_s(pid: int) -> float | None:
     """User + system CPU seconds of process ``pid`` (its own, not its children's)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return _stat_cpu_s(Path(f"/proc/{pid}/stat"))
     except (FileNotFoundError, ProcessLookupError):
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _stat_cpu_s(stat_path: Path) -> float:
+    """User + system CPU seconds from a ``/proc/.../stat`` file (a process or one of its threads)."""
     fields = stat_path.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -117,6 +117,10 @@ SAMPLES_CSV = "driver_samples.csv"
 """Written next to the results (``--keep DIR``) as the run goes: ``--report DIR`` tabulates a run that was cut short."""
 
 
+PYSPY_HZ = 100
+"""py-spy's sampling rate for ``--profile-at``."""
+
+
 class Profiler:
     """py-spy records the driver from trial ``n`` to ``n + window`` for each ``n`` in ``starts``
     (raw collapsed stacks of the thread holding the GIL: where the driver spends CPU)."""
@@ -127,21 +131,21 @@ class Profiler:
 
     def poll(self, pid: int, trials: int) -> None:
         if self.running and trials >= self.running[0] + self.window:
-            self.running[1].send_signal(signal.SIGINT)
-            self.running[1].wait()
-            self.running = None
+            self.stop()
         if self.running is None and self.todo and trials >= self.todo[0]:
             n = self.todo.pop(0)
-            cmd = ["py-spy", "record", "--pid", str(pid), "--rate", "100", "--gil", "--nonblocking", "--format", "raw",
+            cmd = ["py-spy", "record", "--pid", str(pid), "--rate", str(PYSPY_HZ), "--gil", "--nonblocking", "--format", "raw",
                    "--output", str(self.out / f"pyspy_{n}.txt")]  # fmt: skip
             py_spy = Path(sys.executable).with_name("py-spy")
             cmd[0] = str(py_spy) if py_spy.exists() else "py-spy"
             self.running = (n, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     def stop(self) -> None:
+        """End the recording in progress (py-spy writes its file on SIGINT)."""
         if self.running:
             self.running[1].send_signal(signal.SIGINT)
             self.running[1].wait()
+            self.running = None
 
 
 def sample(
@@ -290,9 +294,9 @@ def profiles(folder: Path, args: argparse.Namespace) -> None:
             for frame in set(stack.split(";")):
                 inclusive[frame] = inclusive.get(frame, 0) + n
         per = args.profile_window
-        print(f"\n{path.name}: {total} samples at 100 Hz over {per} trials ({total / 100 / per:.3f} s of driver CPU/trial, GIL held)")
+        print(f"\n{path.name}: {total} samples at {PYSPY_HZ} Hz over {per} trials ({total / PYSPY_HZ / per:.3f} s of driver CPU/trial, GIL held)")
         for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[: args.top]:
-            print(f"  {n / 100 / per:7.4f} s/trial  {frame[:150]}")
+            print(f"  {n / PYSPY_HZ / per:7.4f} s/trial  {frame[:150]}")
 
 
 def table(samples: list[Sample], args: argparse.Namespace) -> None:

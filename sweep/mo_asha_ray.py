@@ -68,10 +68,10 @@ class MultiObjectiveASHAScheduler(FIFOScheduler):
         self._next = 0
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_added": {}, "_next": 0}
+        return {**self.__dict__, "_added": {}, "_next": 0}  # order of this driver's trials: a resume re-adds them
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"log_path": None, "max_steps_key": "max_steps", "replayed": 0, **state, "_added": {}, "_next": 0})
+        self.__dict__.update({"log_path": None, "max_steps_key": "max_steps", "replayed": 0, "_added": {}, "_next": 0, **state})
         for name, empty in (("constraints", {}), ("infeasible", {})):  # a core pickled before these existed
             self.core.__dict__.setdefault(name, empty)
         self.restore_from_log()

@@ -269,8 +269,7 @@ class ObservedTrials:
         self._front_tier = front_tier  # False: rung tiers only (the sampler before 2026-11-30 round 4)
         self._lo: list[float] = []
         self._hi: list[float] = []
-        self._keys_for: tuple[list[float], list[float]] | None = None
-        self._keys: dict[tuple[float, ...], float] = {}
+        self._keys: dict[tuple[float, ...], float] = {}  # scaled sums :func:`bounded` sorts by (for this lo / hi)
 
     def tiered(self, finished: Sequence[FrozenTrial], directions: Sequence[StudyDirection],
                in_flight: Sequence[FrozenTrial] = ()) -> list[tuple[FrozenTrial, list[float]]]:  # fmt: skip
@@ -302,17 +301,18 @@ class ObservedTrials:
                 seen = entry[1]
                 self._widen([v for _, v in points] + ([seen[1]] if seen is not None and seen[1] is not None else []))
             observed.append(entry)
-        if self._keys_for != (self._lo, self._hi):  # the scaled sums :func:`bounded` sorts by
-            self._keys_for, self._keys = (list(self._lo), list(self._hi)), {}
         owners = front.owners() if self._front_tier else {}
         tiers, last = bounded(*_group(observed, owners), self._lo, self._hi, keys=self._keys)
         return _shifted(tiers, last, self._lo, self._hi, len(directions))
 
     def _widen(self, vectors: Sequence[tuple[float, ...]]) -> None:
         """Widen the per-objective min / max (what the tiers are shifted by) to ``vectors``."""
+        before = (self._lo, self._hi)
         for vector in vectors:
             self._lo = [min(a, b) for a, b in zip(self._lo, vector, strict=True)] if self._lo else list(vector)
             self._hi = [max(a, b) for a, b in zip(self._hi, vector, strict=True)] if self._hi else list(vector)
+        if (self._lo, self._hi) != before:
+            self._keys = {}
 
 
 def quality_view(study: Study, observed: ObservedTrials | None = None,
