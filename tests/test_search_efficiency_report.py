@@ -18,7 +18,7 @@ def _bench():
 
 
 # Real-path steps to 80% of the best known hypervolume, synthetic landscape, seeds 0-14
-# (bench/results/2026-11-30_search_efficiency_real_15seeds.txt): the default and random search.
+# (bench/results/2026-11-30_search_efficiency_real_20seeds.txt): the default and random search.
 DEFAULT = [7684, 4457, 11733, 6695, 11363, 2600, 6519, 9338, 4100, 5691, 5152, 8137, 8050, 9819, 6824]
 RANDOM = [13500, 24284, 21094, 5831, 30385, 6506, 19982, 12583, 23439, 12732, 16900, 10600, 22397, 24899, 11696]
 
