@@ -111,14 +111,25 @@ def observe(trial: FrozenTrial, signs: Sequence[float]) -> tuple[Tier | None, tu
     return (_violation(trial), -step), tuple(s * v for s, v in zip(signs, curve[step], strict=True))
 
 
-def reported_points(trial: FrozenTrial, signs: Sequence[float]) -> list[tuple[int, tuple[float, ...]]]:
+def reported_points(trial: FrozenTrial, signs: Sequence[float],
+                    seen: tuple[Tier | None, tuple[float, ...] | None] | None) -> list[tuple[int, tuple[float, ...]]]:  # fmt: skip
     """(step, objective vector in minimisation form) of every eval a feasible, finished, not diverged
-    trial reported (its candidates for the observed front); none for any other trial."""
-    seen = observe(trial, signs)
+    trial reported (its candidates for the observed front); none for any other trial. ``seen``: what
+    :func:`observe` gave for the trial."""
     if seen is None or seen[0] is None or seen[0][0] > 0:
         return []
     return [(step, tuple(s * v for s, v in zip(signs, values, strict=True)))
             for step, values in sorted(objective_curve(trial).items())]  # fmt: skip
+
+
+def _view_copy(trial: FrozenTrial, constraints: bool) -> FrozenTrial:
+    """A shallow copy of ``trial`` marked COMPLETE for the view, with only its constraint system attrs
+    (``constraints``; TPE scans them at every ask) or none (a running trial: evaluated when it finishes)."""
+    view = copy.copy(trial)
+    view.state = TrialState.COMPLETE
+    view._system_attrs = {k: v for k, v in trial.system_attrs.items()
+                          if k == CONSTRAINTS_KEY or k.startswith(CONSTRAINTS_ATTR_PREFIX)} if constraints else {}  # fmt: skip
+    return view
 
 
 class ObservedFront:
@@ -280,25 +291,18 @@ class ObservedTrials:
         observed = []
         front = self._front
         for t in in_flight:
-            view = copy.copy(t)
-            view.state = TrialState.COMPLETE
-            view._system_attrs = {}  # no constraints yet (evaluated when the trial finishes)
-            points = reported_points(t, signs)
+            seen = observe(t, signs)
+            points = reported_points(t, signs, seen)
             front = front.with_points(t.number, points)
             self._widen([v for _, v in points])
-            observed.append((view, observe(t, signs)))
+            observed.append((_view_copy(t, constraints=False), seen))
         for t in finished:
             entry = self._seen.get(t.number)
             if entry is None:
-                view = copy.copy(t)
-                view.state = TrialState.COMPLETE
-                # TPE reads a finished trial's constraints from its system attrs at every ask, scanning
-                # all of them (relative params, sampler notes): the copy keeps only the constraints.
-                view._system_attrs = {k: v for k, v in t.system_attrs.items() if k == CONSTRAINTS_KEY or k.startswith(CONSTRAINTS_ATTR_PREFIX)}
-                entry = self._seen[t.number] = (view, observe(t, signs))
-                points = reported_points(t, signs)
+                seen = observe(t, signs)
+                entry = self._seen[t.number] = (_view_copy(t, constraints=True), seen)
+                points = reported_points(t, signs, seen)
                 self._front.add(t.number, points)
-                seen = entry[1]
                 self._widen([v for _, v in points] + ([seen[1]] if seen is not None and seen[1] is not None else []))
             observed.append(entry)
         owners = front.owners() if self._front_tier else {}
