@@ -355,14 +355,16 @@ class RungTPESampler(BaseSampler):
     """TPE on the rung-level quality of every finished trial (see the module docstring).
 
     ``n_startup_trials`` finished trials are sampled at random first; ``gamma`` is the fraction of the
-    ordered trials TPE treats as good; TPE picks the best of ``n_ei_candidates`` draws (few: less
-    greedy); every ``explore_every``-th trial explores (0: never): TPE's proposal with one categorical
-    parameter, each in turn, set to its least-tried value (a search space without categoricals: a
-    random trial). ``front_tier``: the trials that reported a point of the observed front rank first;
-    ``in_flight``: running trials that have reported are observed at their step (both False: the
-    sampler before 2026-11-30 round 4). Defaults chosen by ``bench/search_efficiency.py`` on two
-    landscapes. ``constraints_func`` follows Optuna's convention (a sequence of floats per trial, ``<= 0``
-    feasible), evaluated when a trial finishes, PRUNED ones included.
+    ordered trials TPE treats as good; ``prior_weight``: the weight of TPE's flat prior next to each
+    observation (higher: wider kernels, categorical values kept mixed); TPE picks the best of
+    ``n_ei_candidates`` draws (few: less greedy); every ``explore_every``-th trial explores (0: never):
+    TPE's proposal with one categorical parameter, each in turn, set to its least-tried value (a search
+    space without categoricals: a random trial). ``front_tier``: the trials that reported a point of the
+    observed front rank first; ``in_flight``: running trials that have reported are observed at their
+    step (both False: the sampler before 2026-11-30 round 4). Defaults chosen by
+    ``bench/search_efficiency.py`` on two landscapes (gamma 0.10 and prior weight 2 since 2026-11-30
+    round 5; round 4: 0.15 and 1). ``constraints_func`` follows Optuna's convention (a sequence of
+    floats per trial, ``<= 0`` feasible), evaluated when a trial finishes, PRUNED ones included.
     """
 
     def __init__(
@@ -370,7 +372,8 @@ class RungTPESampler(BaseSampler):
         *,
         seed: int | None = None,
         n_startup_trials: int = 5,
-        gamma: float = 0.15,
+        gamma: float = 0.10,
+        prior_weight: float = 2.0,
         n_ei_candidates: int = 8,
         explore_every: int = 4,
         front_tier: bool = True,
@@ -387,7 +390,7 @@ class RungTPESampler(BaseSampler):
             warnings.simplefilter("ignore", FutureWarning)  # TPE's gamma: deprecated, kept to 6.0
             self._tpe = TPESampler(
                 seed=seed, n_startup_trials=n_startup_trials, n_ei_candidates=n_ei_candidates,
-                gamma=_Fraction(gamma), multivariate=True, constant_liar=True,
+                gamma=_Fraction(gamma), prior_weight=prior_weight, multivariate=True, constant_liar=True,
             )  # fmt: skip
         self._rng = random.Random(seed)
         self._view_for: tuple[int, _QualityView] | None = None
