@@ -303,10 +303,13 @@ def table(name: str, runs: dict[str, list[Run]], best: float) -> tuple[str, dict
         d = medians.get("default", {}).get(f, INF)
         for other in ("random", "random+moasha"):
             o = medians.get(other, {}).get(f, INF)
-            ratio = f"{d / o:.2f}x" if math.isfinite(d) and math.isfinite(o) else "undetermined"
-            if ("default", f) in per_seed and (other, f) in per_seed:
-                lo, hi, at_most_1 = ratio_interval(per_seed["default", f], per_seed[other, f])
-                ratio += f" (95% bootstrap interval over seeds {lo:.2f}-{hi:.2f}; default faster in {at_most_1:.0%} of draws)"
+            if not (math.isfinite(d) and math.isfinite(o)):  # a median never reached: no ratio, no interval
+                ratio = f"no ratio (median: default {fmt(d)}, {other} {fmt(o)})"
+            else:
+                ratio = f"{d / o:.2f}x"
+                if ("default", f) in per_seed and (other, f) in per_seed:
+                    lo, hi, at_most_1 = ratio_interval(per_seed["default", f], per_seed[other, f])
+                    ratio += f" (95% bootstrap interval over seeds {lo:.2f}-{hi:.2f}; default faster in {at_most_1:.0%} of draws)"
             lines.append(f"default / {other}, median steps to {f:.0%}: {ratio}")
     return "\n".join(lines), medians
 

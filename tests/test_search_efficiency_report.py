@@ -43,3 +43,23 @@ def test_never_reached_counts_for_the_method_that_reached() -> None:
     assert lo == 0.0 and faster == 1.0
     lo, hi, faster = bench.ratio_interval(never, DEFAULT)
     assert hi == math.inf and faster == 0.0
+
+
+def test_table_gives_no_ratio_where_a_median_is_never_reached() -> None:
+    """A ratio line against a method whose median never reaches the fraction says so (it once printed an
+    "interval" of 0.00-0.00)."""
+    bench = _bench()
+
+    def run(steps: float) -> object:
+        r = bench.Run()
+        r.curve = [(0, 0.0), (int(steps), 1.0)] if math.isfinite(steps) else [(0, 0.0), (50000, 0.5)]
+        return r
+
+    runs = {"default": [run(s) for s in DEFAULT], "random": [run(s) for s in RANDOM],
+            "random+moasha": [run(math.inf)] * 15}  # fmt: skip
+    text, medians = bench.table("synthetic", runs, best=1.0)
+    lines = {line.split(":")[0]: line for line in text.splitlines() if line.startswith("default / ")}
+    assert "0.40x (95% bootstrap interval" in lines["default / random, median steps to 80%"]
+    assert lines["default / random+moasha, median steps to 80%"].endswith(
+        "no ratio (median: default 6824, random+moasha never)")
+    assert medians["random+moasha"][0.8] == math.inf

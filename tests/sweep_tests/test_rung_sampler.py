@@ -236,3 +236,12 @@ def test_a_running_trial_that_reported_is_observed_at_its_step_not_as_a_liar() -
     assert all(dominates(by_number[2].values, by_number[k].values) for k in (0, 1))
     view, observed, _ = quality_view(study, in_flight=False)
     assert observed == 2 and {t.number: t.state for t in view.get_trials()}[2] == TrialState.RUNNING
+
+
+def test_tpe_gets_the_good_fraction_and_prior_weight() -> None:
+    """The knobs reach Optuna's TPE; the defaults are round 5's (bench/README.md: good fraction 0.10, prior 2)."""
+    tuned = RungTPESampler(seed=0, gamma=0.2, prior_weight=3.0)
+    assert tuned._tpe._gamma(20) == 4 and tuned._tpe._parzen_estimator_parameters.prior_weight == 3.0
+    default = RungTPESampler(seed=0)
+    assert default._tpe._gamma(20) == 2 and default._tpe._parzen_estimator_parameters.prior_weight == 2.0
+    assert default._tpe._gamma(5) == 1  # never an empty good set
