@@ -31,11 +31,15 @@ What it reads is in the study, so a resumed sweep learns the same: the recorder
 (``rung_tpe:observed``, ``rung_tpe:pruned_observed``, ``rung_tpe:model``).
 
 Exploration against categorical lock-in: every ``explore_every``-th trial takes TPE's proposal with
-ONE categorical parameter (each in turn) set to the value the study has tried least (system attr
-``rung_tpe:explored``). Multivariate TPE otherwise settles on one LoRA rank or one masking early, and a
-fully random exploration trial rarely pairs the neglected value with a usable learning rate; here the
-other parameters stay the model's (``bench/search_efficiency.py``, bench/README.md: faster to 80% of
-the best hypervolume and no seed short of 90% on both landscapes).
+ONE categorical parameter (each in turn) set to the value the study has tried least in the proposal's
+company (system attr ``rung_tpe:explored``; :meth:`RungTPESampler._least_tried`). Multivariate TPE
+otherwise settles on one LoRA rank or one masking early, and a fully random exploration trial rarely
+pairs the neglected value with a usable learning rate; here the other parameters stay the model's
+(``bench/search_efficiency.py``, bench/README.md: faster to 80% of the best hypervolume and no seed
+short of 90% on both landscapes). "In the proposal's company" (since round 6): TPE keeps each value
+with the company it was first found in (weighted masking with rank 16, answer-only with rank 64), so
+the value least tried over the whole study can be one that is common elsewhere yet never tried next
+to the proposal's other values (rank 64 with weighted masking: the middle of a front).
 
 Long sweeps: the model sees at most :data:`HISTORY` (300) finished trials, the best half by quality and
 the most recent others (:func:`bounded`); a sweep of up to 300 trials is unaffected. TPE's work per ask
@@ -358,10 +362,10 @@ class RungTPESampler(BaseSampler):
     ordered trials TPE treats as good; ``prior_weight``: the weight of TPE's flat prior next to each
     observation (higher: wider kernels, categorical values kept mixed); TPE picks the best of
     ``n_ei_candidates`` draws (few: less greedy); every ``explore_every``-th trial explores (0: never):
-    TPE's proposal with one categorical parameter, each in turn, set to its least-tried value (a search
-    space without categoricals: a random trial). ``front_tier``: the trials that reported a point of the
-    observed front rank first; ``in_flight``: running trials that have reported are observed at their
-    step (both False: the sampler before 2026-11-30 round 4). Defaults chosen by
+    TPE's proposal with one categorical parameter, each in turn, set to its value least tried in the
+    proposal's company (a search space without categoricals: a random trial). ``front_tier``: the trials
+    that reported a point of the observed front rank first; ``in_flight``: running trials that have
+    reported are observed at their step (both False: the sampler before 2026-11-30 round 4). Defaults chosen by
     ``bench/search_efficiency.py`` on two landscapes (gamma 0.10 and prior weight 2 since 2026-11-30
     round 5; round 4: 0.15 and 1). ``constraints_func`` follows Optuna's convention (a sequence of
     floats per trial, ``<= 0`` feasible), evaluated when a trial finishes, PRUNED ones included.
@@ -445,16 +449,19 @@ class RungTPESampler(BaseSampler):
             return {}
         name = names[(trial.number // self._explore_every) % len(names)]
         study._storage.set_trial_system_attr(trial._trial_id, EXPLORED_ATTR, name)
-        return {**params, name: self._least_tried(view, trial, name, search_space[name], params[name])}
+        return {**params, name: self._least_tried(view, trial, name, search_space[name], params, names)}
 
     def _least_tried(self, view: _QualityView, trial: FrozenTrial, name: str, dist: CategoricalDistribution,
-                     proposed: Any) -> Any:  # fmt: skip
-        """The value of ``name`` the study's other trials hold least often (ties drawn at random), never
-        the one TPE proposed."""
-        counts = {c: 0 for c in dist.choices if c != proposed}
+                     params: dict[str, Any], categoricals: Sequence[str]) -> Any:  # fmt: skip
+        """The value of ``name`` the study's other trials hold least often in the company of TPE's proposal
+        ``params`` (ties drawn at random), never the one TPE proposed: a trial counts 2**k, k = how many of
+        the other ``categoricals`` it shares with the proposal."""
+        others = [n for n in categoricals if n != name and n in params]
+        counts = {c: 0.0 for c in dist.choices if c != params[name]}
         for t in view.get_trials():
-            if t.number != trial.number and t.params.get(name, proposed) in counts:
-                counts[t.params[name]] += 1
+            value = t.params.get(name)
+            if t.number != trial.number and value in counts:
+                counts[value] += 2.0 ** sum(t.params.get(n) == params[n] for n in others)
         fewest = min(counts.values())
         return self._rng.choice([c for c, n in counts.items() if n == fewest])
 

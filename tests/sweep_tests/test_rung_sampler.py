@@ -245,3 +245,23 @@ def test_tpe_gets_the_good_fraction_and_prior_weight() -> None:
     default = RungTPESampler(seed=0)
     assert default._tpe._gamma(20) == 2 and default._tpe._parzen_estimator_parameters.prior_weight == 2.0
     assert default._tpe._gamma(5) == 1  # never an empty good set
+
+
+def test_exploration_value_is_the_least_tried_in_the_proposals_company() -> None:
+    """Against pairing lock-in: weighted masking was tried only with rank 16 and full masking only with rank 64,
+    so for a rank-64 proposal weighted is the untried company (the middle of a front), although full is the
+    rarer value over the whole study."""
+    space = {"r": CategoricalDistribution([16, 64]), "m": CategoricalDistribution(["full", "answer_only", "weighted"])}
+    pairs = [(64, "full")] * 4 + [(16, "weighted")] * 6 + [(64, "answer_only")] * 5
+    study = optuna.create_study(directions=["maximize", "maximize"], sampler=RungTPESampler(seed=0))
+    for r, m in pairs:
+        study.add_trial(create_trial(state=TrialState.COMPLETE, values=[0.5, 0.5], params={"r": r, "m": m},
+                                     distributions=space, user_attrs={CURVE_ATTR: {"100": [0.5, 0.5]}}))  # fmt: skip
+    view, _, _ = quality_view(study)
+    asking = create_trial(state=TrialState.RUNNING, params={}, distributions={})
+    asking.number = len(pairs)
+    sampler = study.sampler
+    proposal = {"r": 64, "m": "answer_only"}
+    assert sampler._least_tried(view, asking, "m", space["m"], proposal, ["m", "r"]) == "weighted"
+    # with rank 16 proposed, full is the one never tried next to it
+    assert sampler._least_tried(view, asking, "m", space["m"], {"r": 16, "m": "answer_only"}, ["m", "r"]) == "full"
